@@ -1,0 +1,215 @@
+//! Judging whether another worker's claim is stale, and taking it over.
+//!
+//! A claim is stale when
+//! 1. its holder ran on this host (same host name and boot id) and that process (pid + start
+//!    time) is gone: decided at once; or
+//! 2. its content (the heartbeat counter) has not changed while *this* process watched it for a
+//!    whole lease, measured on this process's monotonic clock; or
+//! 3. the file server's own clock says so: the claim file's mtime is more than a lease older than
+//!    the mtime of a probe file this process just wrote. Both timestamps are stamped by the same
+//!    clock (the server's, or this kernel's on a local disk), so neither worker's wall clock enters.
+//!
+//! No rule compares another machine's clock with ours, so a worker whose wall clock is hours off
+//! neither steals live claims nor has its own stolen.
+
+use crate::claim::put_back;
+use crate::error::{IoContext, Result};
+use crate::ledger::Ledger;
+use crate::record::ClaimRecord;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A claim file as seen at one moment.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub inode: u64,
+    pub digest: u64,
+    pub record: Option<ClaimRecord>,
+    pub why: String,
+}
+
+/// The verdict on another worker's claim.
+pub(crate) enum Verdict {
+    /// The claim file is gone (finished or released meanwhile).
+    Gone,
+    /// The holder looks alive.
+    Alive,
+    /// The holder looks dead.
+    Stale(Seen),
+}
+
+struct Watch {
+    inode: u64,
+    digest: u64,
+    since: Instant,
+}
+
+/// Remembers, per claim file, since when (on our monotonic clock) we have seen it unchanged.
+#[derive(Default)]
+pub(crate) struct Observer {
+    watched: Mutex<HashMap<String, Watch>>,
+    probe: Mutex<Option<(Instant, SystemTime)>>,
+}
+
+impl Observer {
+    /// Judge the claim file `claims/<name>`.
+    pub(crate) fn judge(&self, ledger: &Ledger, name: &str) -> Result<Verdict> {
+        let path = ledger.shared.dirs.claims.join(name);
+        let Some((seen, mtime)) = read_claim(&path)? else {
+            return Ok(Verdict::Gone);
+        };
+        let lease = seen
+            .record
+            .as_ref()
+            .map(|r| Duration::from_millis(r.lease_ms))
+            .unwrap_or(ledger.lease());
+        if let Some(why) = self.stale_reason(ledger, name, &seen, mtime, lease)? {
+            return Ok(Verdict::Stale(Seen { why, ..seen }));
+        }
+        Ok(Verdict::Alive)
+    }
+
+    fn stale_reason(
+        &self,
+        ledger: &Ledger,
+        name: &str,
+        seen: &Seen,
+        mtime: SystemTime,
+        lease: Duration,
+    ) -> Result<Option<String>> {
+        let me = ledger.identity();
+        if let Some(r) = &seen.record {
+            if r.host == me.host
+                && r.boot_id == me.boot_id
+                && !crate::identity::process_alive(r.pid, r.pid_start)
+            {
+                return Ok(Some(format!("holder {} is no longer running", r.holder())));
+            }
+            // Only trust mtime once the holder's record is readable: before its first write
+            // reaches the server, an NFS exclusive create may leave a verifier in the mtime.
+            let server_now = self.server_now(ledger)?;
+            if let Ok(age) = server_now.duration_since(mtime)
+                && age > lease
+            {
+                return Ok(Some(format!(
+                    "holder {} sent no heartbeat for {:.0}s by the file server's clock",
+                    r.holder(),
+                    age.as_secs_f64()
+                )));
+            }
+        }
+        let unchanged = self.unchanged_for(name, seen);
+        if unchanged >= lease {
+            let holder = seen.record.as_ref().map(ClaimRecord::holder);
+            return Ok(Some(format!(
+                "holder {} sent no heartbeat for {:.0}s as watched from {}",
+                holder.as_deref().unwrap_or("(unreadable claim)"),
+                unchanged.as_secs_f64(),
+                me.host
+            )));
+        }
+        Ok(None)
+    }
+
+    /// How long this process has seen `name` with this inode and content.
+    fn unchanged_for(&self, name: &str, seen: &Seen) -> Duration {
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let watch = watched.entry(name.to_string()).or_insert(Watch {
+            inode: seen.inode,
+            digest: seen.digest,
+            since: now,
+        });
+        if watch.inode != seen.inode || watch.digest != seen.digest {
+            *watch = Watch {
+                inode: seen.inode,
+                digest: seen.digest,
+                since: now,
+            };
+        }
+        now - watch.since
+    }
+
+    /// The file server's "now": the mtime of a probe file we just wrote (refreshed every second),
+    /// plus the time since on our monotonic clock.
+    fn server_now(&self, ledger: &Ledger) -> Result<SystemTime> {
+        let mut probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, mtime)) = *probe
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return Ok(mtime + at.elapsed());
+        }
+        let path = ledger.shared.dirs.tmp.join(format!(
+            "probe-{}-{}",
+            ledger.identity().host,
+            ledger.identity().pid
+        ));
+        let mut file = std::fs::File::create(&path).ctx("write probe", &path)?;
+        file.write_all(b"probe").ctx("write probe", &path)?;
+        file.sync_data().ctx("write probe", &path)?;
+        let mtime = file.metadata().ctx("inspect probe", &path)?.modified();
+        let mtime = mtime.ctx("inspect probe", &path)?;
+        *probe = Some((Instant::now(), mtime));
+        Ok(mtime)
+    }
+}
+
+/// Read a claim file: its inode, content digest, record (if parseable) and mtime.
+pub(crate) fn read_claim(path: &std::path::Path) -> Result<Option<(Seen, SystemTime)>> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).ctx("read claim", path),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ctx("read claim", path)?;
+    let meta = file.metadata().ctx("inspect claim", path)?;
+    let mtime = meta.modified().ctx("inspect claim", path)?;
+    let seen = Seen {
+        inode: meta.ino(),
+        digest: digest(&bytes),
+        record: ClaimRecord::parse(&bytes),
+        why: String::new(),
+    };
+    Ok(Some((seen, mtime)))
+}
+
+fn digest(bytes: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Ledger {
+    /// Take over the stale claim `claims/<name>` seen as `seen`. Among many thieves exactly one
+    /// wins the rename; the winner re-checks that it moved the very file it judged (same inode and
+    /// content, so a holder that renewed meanwhile keeps its claim). Returns who it was taken from.
+    pub(crate) fn take_over(&self, name: &str, seen: &Seen) -> Result<Option<String>> {
+        let claim_path = self.shared.dirs.claims.join(name);
+        let private = self.private_path("steal");
+        match std::fs::rename(&claim_path, &private) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).ctx("take over claim", claim_path),
+        }
+        let moved = read_claim(&private)?.map(|(s, _)| s);
+        let same = moved
+            .as_ref()
+            .is_some_and(|m| m.inode == seen.inode && m.digest == seen.digest);
+        if !same {
+            put_back(&private, &claim_path);
+            return Ok(None);
+        }
+        std::fs::remove_file(&private).ctx("remove stale claim", &private)?;
+        let from = seen
+            .record
+            .as_ref()
+            .map(ClaimRecord::holder)
+            .unwrap_or_else(|| "an unreadable claim".into());
+        Ok(Some(format!("{from} ({})", seen.why)))
+    }
+}

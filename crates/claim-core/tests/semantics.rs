@@ -1,0 +1,270 @@
+//! The ledger's behaviour within one process: transitions, retries, fencing, blocks, status.
+
+use claim_core::{Claimed, CleanupScope, Error, Ledger, LedgerOptions};
+use std::time::Duration;
+
+fn options(host: &str, lease_ms: u64) -> LedgerOptions {
+    LedgerOptions {
+        lease: Duration::from_millis(lease_ms),
+        host: host.into(),
+        retry_failed: false,
+    }
+}
+
+fn open(dir: &std::path::Path, host: &str) -> Ledger {
+    Ledger::open(dir, options(host, 60_000)).unwrap()
+}
+
+#[test]
+fn a_claimed_item_is_busy_for_others_and_done_is_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    let b = open(dir.path(), "b");
+    let claim = a.claim("x").unwrap().won().expect("first claim wins");
+    assert!(matches!(b.claim("x").unwrap(), Claimed::Busy));
+    claim.done().unwrap();
+    assert!(matches!(b.claim("x").unwrap(), Claimed::Done));
+    assert!(b.is_done("x"));
+}
+
+#[test]
+fn release_and_drop_give_the_item_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    a.claim("x").unwrap().won().unwrap().release().unwrap();
+    let again = a.claim("x").unwrap().won().expect("released item can be claimed");
+    drop(again);
+    assert!(a.claim("x").unwrap().won().is_some(), "dropped claim was released");
+}
+
+#[test]
+fn failed_items_are_skipped_unless_retrying_and_keep_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    a.claim("x").unwrap().won().unwrap().fail("bad pixel").unwrap();
+    assert!(matches!(open(dir.path(), "b").claim("x").unwrap(), Claimed::Failed));
+    let status = a.status().unwrap();
+    assert_eq!((status.failed, status.done), (1, 0));
+    assert_eq!(status.failures[0].reason, "bad pixel");
+
+    let mut retry = options("c", 60_000);
+    retry.retry_failed = true;
+    let c = Ledger::open(dir.path(), retry).unwrap();
+    c.claim("x").unwrap().won().expect("retry claims a failed item").done().unwrap();
+    let status = a.status().unwrap();
+    assert_eq!((status.failed, status.done), (0, 1), "retry success clears the failure");
+}
+
+#[test]
+fn an_existing_output_file_counts_as_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(&dir.path().join("state"), "a");
+    let output = dir.path().join("out.csv");
+    assert!(a.claim_unless_exists("x", &output).unwrap().won().is_some());
+    std::fs::write(&output, "done").unwrap();
+    assert!(matches!(a.claim_unless_exists("y", &output).unwrap(), Claimed::Done));
+}
+
+#[test]
+fn a_holder_whose_claim_was_replaced_cannot_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    let claim = a.claim("x").unwrap().won().unwrap();
+    // What a thief does: move the claim away, then create its own in its place.
+    let path = dir.path().join("claims/x");
+    std::fs::rename(&path, dir.path().join("stolen")).unwrap();
+    std::fs::write(&path, "{}").unwrap();
+    let err = claim.done().unwrap_err();
+    assert!(matches!(err, Error::LostClaim { .. }), "{err}");
+    assert!(!a.is_done("x"), "the lost claim published nothing");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}", "the thief's claim stays");
+}
+
+#[test]
+fn an_unreadable_claim_is_taken_over_after_one_unchanged_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Ledger::open(dir.path(), options("a", 300)).unwrap();
+    std::fs::write(dir.path().join("claims/x"), b"\0\0garbage").unwrap();
+    assert!(matches!(a.claim("x").unwrap(), Claimed::Busy), "unknown, so not yet");
+    let status = a.status().unwrap();
+    assert_eq!(status.running + status.stale, 1);
+    let start = std::time::Instant::now();
+    let claim = loop {
+        if let Claimed::Won(claim) = a.claim("x").unwrap() {
+            break claim;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never taken over");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    assert!(claim.taken_from().unwrap().contains("unreadable"));
+    claim.done().unwrap();
+}
+
+#[test]
+fn a_live_holder_on_another_host_keeps_its_claim_past_many_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = Ledger::open(dir.path(), options("holder", 400)).unwrap();
+    let thief = Ledger::open(dir.path(), options("thief", 400)).unwrap();
+    let claim = holder.claim("x").unwrap().won().unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2000) {
+        assert!(matches!(thief.claim("x").unwrap(), Claimed::Busy));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    claim.done().unwrap();
+}
+
+#[test]
+fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    let mut seen = vec![0u32; 1000];
+    let mut walkers: Vec<_> = (0..3)
+        .map(|w| ledger.for_worker(w).walk_list("boot", 1000).unwrap())
+        .collect();
+    let mut files = 0;
+    loop {
+        let mut progressed = false;
+        for walker in walkers.iter_mut() {
+            if let Some(mut block) = walker.next_block().unwrap() {
+                progressed = true;
+                files += 1;
+                for &i in block.items() {
+                    seen[i as usize] += 1;
+                }
+                if block.range().contains(&500) {
+                    block.fail_item(500, "diverged");
+                }
+                walker.complete(block).unwrap();
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    assert!(seen.iter().all(|&n| n == 1), "every item exactly once");
+    assert!(files < 200, "{files} block files for 1000 items");
+    let status = ledger.status().unwrap();
+    assert_eq!((status.done, status.failed, status.total), (999, 1, Some(1000)));
+    assert_eq!(status.pending, Some(0));
+    assert_eq!(status.failures[0].key, "boot[500]");
+}
+
+#[test]
+fn retrying_a_failed_block_runs_only_its_failed_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    let mut walker = ledger.walk_list("l", 10).unwrap();
+    while let Some(mut block) = walker.next_block().unwrap() {
+        if block.range().contains(&3) {
+            block.fail_item(3, "boom");
+        }
+        walker.complete(block).unwrap();
+    }
+    let mut retry = options("a", 60_000);
+    retry.retry_failed = true;
+    let again = Ledger::open(dir.path(), retry).unwrap();
+    let mut walker = again.walk_list("l", 10).unwrap();
+    let mut redone = Vec::new();
+    while let Some(block) = walker.next_block().unwrap() {
+        redone.extend_from_slice(block.items());
+        walker.complete(block).unwrap();
+    }
+    assert_eq!(redone, vec![3]);
+    assert_eq!(ledger.status().unwrap().done, 10);
+}
+
+#[test]
+fn a_list_cannot_change_length_under_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    ledger.register_list("l", 10).unwrap();
+    ledger.register_list("l", 10).unwrap();
+    let err = ledger.register_list("l", 11).unwrap_err().to_string();
+    assert!(err.contains("10 items, not 11"), "{err}");
+}
+
+#[test]
+fn status_and_cleanup_see_done_running_stale_and_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    a.claim("done").unwrap().won().unwrap().done().unwrap();
+    a.claim("failed").unwrap().won().unwrap().fail("why").unwrap();
+    let _running = a.claim("running").unwrap().won().unwrap();
+    // A claim from a process of this host that no longer exists: stale at once.
+    let mut record = a.claim("stale").unwrap().won().unwrap().record().clone();
+    record.pid = u32::MAX - 1;
+    std::fs::write(dir.path().join("claims/stale"), record.to_bytes()).unwrap();
+    let status = a.status().unwrap();
+    assert_eq!(
+        (status.done, status.running, status.stale, status.failed),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(status.total, None);
+    let removed = a.cleanup(CleanupScope::default()).unwrap();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(removed[0].contains("stale"));
+    let removed = a.cleanup(CleanupScope { failed: true, all: false }).unwrap();
+    assert_eq!(removed, vec!["failure record failed".to_string()]);
+    let status = a.status().unwrap();
+    assert_eq!((status.running, status.stale, status.failed), (1, 0, 0));
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_created_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "").unwrap();
+    let err = Ledger::open(file.join("state"), LedgerOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plain-file/state"), "{err}");
+}
+
+#[test]
+fn a_foreign_directory_is_not_mistaken_for_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("FORMAT"), "something else").unwrap();
+    let err = Ledger::open(dir.path(), LedgerOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::NotALedger { .. }), "{err}");
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mount)
+        .status()
+        .expect("run mount (this test needs root to mount a small tmpfs)");
+    assert!(status.success(), "mounting a tmpfs needs root");
+    let result = std::panic::catch_unwind(|| {
+        let ledger = open(&mount.join("state"), "a");
+        ledger.claim("before").unwrap().won().unwrap().done().unwrap();
+        let filler = mount.join("filler");
+        let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
+        let mut errors = Vec::new();
+        for i in 0..200 {
+            match ledger.claim(&format!("k{i}")) {
+                Ok(Claimed::Won(c)) => {
+                    if let Err(e) = c.done() {
+                        errors.push(e.to_string());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert!(!errors.is_empty(), "the disk never filled");
+        assert!(errors[0].contains("disk is full"), "{}", errors[0]);
+        std::fs::remove_file(&filler).unwrap();
+        assert!(ledger.is_done("before"), "finished work survived");
+        let status = ledger.status().unwrap();
+        assert_eq!(status.running + status.stale, 0, "no half-made claims left");
+        assert!(ledger.claim("after").unwrap().won().is_some());
+    });
+    std::process::Command::new("umount").arg(mount).status().unwrap();
+    result.unwrap();
+}
