@@ -119,28 +119,66 @@ impl Claim {
             self.record.held_ms = Some(self.since.elapsed().as_millis() as u64);
             rewrite(&self.file, &self.record, false).ctx("write record", &claim_path)?;
         }
+        let published = self.published_name();
+        if let Outcome::Done = outcome {
+            self.publish_done(&claim_path, &published)?;
+            if shared.retry_failed {
+                remove_if_exists(&shared.dirs.failed.join(&published))?;
+            }
+            self.ledger.remember_finished(&published, true);
+            return Ok(());
+        }
         let private = self.ledger.private_path("finish");
         self.fence(&claim_path, &private)?;
-        let published = self.published_name();
-        match outcome {
-            Outcome::Done => {
-                let target = shared.dirs.done.join(&published);
-                std::fs::rename(&private, &target).ctx("publish done", target)?;
-                if shared.retry_failed {
-                    remove_if_exists(&shared.dirs.failed.join(&published))?;
-                }
-                self.ledger.remember_finished(&published, true);
-            }
-            Outcome::Failed => {
-                let target = shared.dirs.failed.join(&published);
-                std::fs::rename(&private, &target).ctx("publish failed", target)?;
-                self.ledger.remember_finished(&published, false);
-            }
-            Outcome::Released => {
-                std::fs::remove_file(&private).ctx("release claim", private)?;
-            }
+        if let Outcome::Failed = outcome {
+            let target = shared.dirs.failed.join(&published);
+            std::fs::rename(&private, &target).ctx("publish failed", target)?;
+            self.ledger.remember_finished(&published, false);
+        } else {
+            std::fs::remove_file(&private).ctx("release claim", private)?;
         }
         Ok(())
+    }
+
+    /// Publish done without ever leaving the item unclaimed *and* not done: link the claim file
+    /// into `done/` (exclusive), check the linked inode is ours, and only then remove the claim.
+    /// (Moving the claim away first would open a window in which a racing worker could claim the
+    /// item afresh and not yet see it done.)
+    fn publish_done(&self, claim_path: &Path, published: &str) -> Result<()> {
+        let target = self.ledger.shared.dirs.done.join(published);
+        match std::fs::hard_link(claim_path, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::LostClaim {
+                    key: self.key.clone(),
+                    detail: "the claim file is gone".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).ctx("publish done", target),
+        }
+        let linked = std::fs::metadata(&target).ctx("inspect done record", &target)?;
+        if linked.ino() != self.inode {
+            let holder = std::fs::read(claim_path)
+                .ok()
+                .and_then(|bytes| ClaimRecord::parse(&bytes))
+                .map(|r| format!("now held by {}", r.holder()))
+                .unwrap_or_else(|| "done or held by another worker".into());
+            if std::fs::metadata(claim_path).is_ok_and(|m| m.ino() == linked.ino()) {
+                // We linked the thief's live claim: take that publication back.
+                let _ = std::fs::remove_file(&target);
+            }
+            return Err(Error::LostClaim {
+                key: self.key.clone(),
+                detail: holder,
+            });
+        }
+        match std::fs::remove_file(claim_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).ctx("remove claim", claim_path)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Move the claim file to `private` and make sure it is ours; put it back if it is not.

@@ -38,14 +38,16 @@
 //! ```text
 //!            claim: open(claims/N, O_CREAT|O_EXCL), write record, then check done/N (and failed/N)
 //!   (none) ─────────────────────────────────────────────────────▶ claims/N
-//!   claims/N ── done ──▶ tmp/finish-* ──(inode is ours)──▶ done/N      final
+//!   claims/N ── done ──▶ link to done/N ──(inode is ours)──▶ unlink claims/N   final
 //!   claims/N ── fail ──▶ tmp/finish-* ──(inode is ours)──▶ failed/N    retried only on request
 //!   claims/N ── release / drop ──▶ tmp/finish-* ──(inode is ours)──▶ deleted
 //!   claims/N ── takeover (stale) ──▶ tmp/steal-* ──(same inode+content)──▶ deleted, then claim
 //! ```
 //!
-//! Each arrow out of `claims/N` is a `rename` to a private name, which exactly one process can
-//! win; the winner then checks it moved the file it meant to (fencing). A holder whose claim was
+//! `done` links the claim into `done/` before removing it, so no racing worker ever finds the
+//! item neither claimed nor done. The other arrows out of `claims/N` are a `rename` to a private
+//! name, which exactly one process can win; the winner then checks it moved the file it meant to
+//! (fencing). A holder whose claim was
 //! taken over gets [`Error::LostClaim`] from `done` and publishes nothing. Heartbeats rewrite the
 //! record in place every quarter lease through the holder's open file descriptor. Staleness rules
 //! are in [`stale`](crate::stale) — none compares two machines' clocks.

@@ -1,0 +1,348 @@
+//! Real processes racing over one state directory: exclusivity, kill -9, fencing and clock skew.
+//!
+//! The test binary doubles as the worker: a parent test re-runs this executable with
+//! `CLAIM_CHILD=<role>` set, which makes `child_entry` play that role instead of returning.
+//! Children report on stdout with lines starting `@@`.
+
+use claim_core::{Claimed, Error, Ledger, LedgerOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn options(host: &str, lease_ms: u64) -> LedgerOptions {
+    LedgerOptions {
+        lease: Duration::from_millis(lease_ms),
+        host: host.into(),
+        retry_failed: false,
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
+}
+
+fn say(line: &str) {
+    println!("@@{line}");
+    std::io::stdout().flush().unwrap();
+}
+
+/// Entry point of child processes; a no-op in a normal test run.
+#[test]
+fn child_entry() {
+    let Ok(role) = std::env::var("CLAIM_CHILD") else {
+        return;
+    };
+    let ledger = Ledger::open(
+        env("CLAIM_STATE"),
+        options(&env("CLAIM_HOST"), env("CLAIM_LEASE_MS").parse().unwrap()),
+    )
+    .unwrap();
+    match role.as_str() {
+        "race" => race(&ledger),
+        "hold" => hold(&ledger),
+        "hold-then-done" => hold_then_done(&ledger),
+        "thief" => thief(&ledger),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// Claim every key it can (starting at its own offset) and record what it won.
+fn race(ledger: &Ledger) {
+    let keys: usize = env("CLAIM_KEYS").parse().unwrap();
+    let offset: usize = env("CLAIM_OFFSET").parse().unwrap();
+    let mut won = String::new();
+    for i in 0..keys {
+        let key = format!("key-{}", (i + offset) % keys);
+        if let Claimed::Won(claim) = ledger.claim(&key).unwrap() {
+            won.push_str(&key);
+            won.push('\n');
+            claim.done().unwrap();
+        }
+    }
+    std::fs::write(env("CLAIM_OUT"), won).unwrap();
+    say("finished");
+}
+
+/// Claim the keys named in CLAIM_KEYS (comma-separated), report, then hold them until killed.
+fn hold(ledger: &Ledger) {
+    let claims: Vec<_> = env("CLAIM_KEYS")
+        .split(',')
+        .map(|k| ledger.claim(k).unwrap().won().expect("holder wins"))
+        .collect();
+    say("held");
+    std::thread::sleep(Duration::from_secs(3600));
+    drop(claims);
+}
+
+/// Claim one key, report, wait for a line on stdin, then try to publish it.
+fn hold_then_done(ledger: &Ledger) {
+    let claim = ledger.claim("x").unwrap().won().expect("holder wins");
+    say("held");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    match claim.done() {
+        Ok(()) => say("published"),
+        Err(Error::LostClaim { .. }) => say("lost"),
+        Err(e) => say(&format!("error {e}")),
+    }
+}
+
+/// Try to claim key `x` for CLAIM_SECONDS; report whether it ever won.
+fn thief(ledger: &Ledger) {
+    let until = Instant::now() + Duration::from_secs_f64(env("CLAIM_SECONDS").parse().unwrap());
+    say("trying");
+    while Instant::now() < until {
+        if let Claimed::Won(claim) = ledger.claim("x").unwrap() {
+            say("stole");
+            claim.release().unwrap();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    say("never");
+}
+
+struct Worker {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start(role: &str, state: &std::path::Path, host: &str, lease_ms: u64) -> WorkerBuilder {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .env("CLAIM_CHILD", role)
+            .env("CLAIM_STATE", state)
+            .env("CLAIM_HOST", host)
+            .env("CLAIM_LEASE_MS", lease_ms.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        WorkerBuilder { command }
+    }
+
+    /// Wait for the child's next `@@` line.
+    fn next(&mut self) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.out.read_line(&mut line).unwrap();
+            assert!(n > 0, "child exited without reporting");
+            // libtest may print "test child_entry ... " on the same line first.
+            if let Some(at) = line.find("@@") {
+                return line[at + 2..].trim().to_string();
+            }
+        }
+    }
+
+    /// Send `signal` to the worker's whole process group.
+    fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), "--", &format!("-{}", self.child.id())])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+}
+
+impl Worker {
+    fn kill(&mut self) {
+        self.signal("KILL");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+struct WorkerBuilder {
+    command: Command,
+}
+
+impl WorkerBuilder {
+    fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    fn under_faketime(self, offset: &str) -> Self {
+        let program = self.command.get_program().to_owned();
+        let mut command = Command::new("faketime");
+        command.args(["-f", offset]).arg(program).args(self.command.get_args());
+        for (k, v) in self.command.get_envs() {
+            if let Some(v) = v {
+                command.env(k, v);
+            }
+        }
+        // A skewed machine's wall clock is off; its monotonic clock still ticks normally (and
+        // libfaketime's shifted monotonic clock hangs `nanosleep`).
+        command.env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        command.stdin(Stdio::piped()).stdout(Stdio::piped());
+        WorkerBuilder { command }
+    }
+
+    fn spawn(mut self) -> Worker {
+        use std::os::unix::process::CommandExt;
+        // Own process group, so killing the worker also kills what faketime forked.
+        let mut child = self
+            .command
+            .process_group(0)
+            .spawn()
+            .expect("spawn worker (faketime tests need Debian's faketime package)");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Worker { child, out }
+    }
+}
+
+#[test]
+fn four_processes_racing_over_10_000_keys_each_key_has_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let keys = 10_000;
+    let mut workers: Vec<Worker> = (0..4)
+        .map(|i| {
+            Worker::start("race", &state, &format!("node{i}"), 30_000)
+                .env("CLAIM_KEYS", keys.to_string())
+                // Two pairs start at the same point, so they really fight over the same keys.
+                .env("CLAIM_OFFSET", ((i % 2) * keys / 2).to_string())
+                .env("CLAIM_OUT", dir.path().join(format!("won-{i}")))
+                .spawn()
+        })
+        .collect();
+    for worker in &mut workers {
+        assert_eq!(worker.next(), "finished");
+        assert!(worker.child.wait().unwrap().success());
+    }
+    let mut all: Vec<String> = Vec::new();
+    for i in 0..4 {
+        let won = std::fs::read_to_string(dir.path().join(format!("won-{i}"))).unwrap();
+        assert!(won.lines().count() > 0, "worker {i} won nothing: no real race");
+        all.extend(won.lines().map(str::to_string));
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "some key was won twice");
+    assert_eq!(total, keys, "some key was never won");
+    let ledger = Ledger::open(&state, options("checker", 30_000)).unwrap();
+    assert_eq!(ledger.status().unwrap().done, keys as u64);
+}
+
+fn wait_until_won(ledger: &Ledger, keys: &[&str], limit: Duration) -> Duration {
+    let start = Instant::now();
+    let mut pending: Vec<&str> = keys.to_vec();
+    while !pending.is_empty() {
+        assert!(start.elapsed() < limit, "not taken over within {limit:?}");
+        pending.retain(|k| match ledger.claim(k).unwrap() {
+            Claimed::Won(claim) => {
+                assert!(claim.taken_from().is_some(), "{k} was not a takeover");
+                claim.done().unwrap();
+                false
+            }
+            _ => true,
+        });
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_killed_holder_on_another_host_loses_its_items_within_lease_plus_slack() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = 1000;
+    let mut holder = Worker::start("hold", dir.path(), "node-a", lease)
+        .env("CLAIM_KEYS", "a,b,c")
+        .spawn();
+    assert_eq!(holder.next(), "held");
+    let thief = Ledger::open(dir.path(), options("node-b", lease)).unwrap();
+    assert!(matches!(thief.claim("a").unwrap(), Claimed::Busy));
+    holder.kill();
+    let took = wait_until_won(&thief, &["a", "b", "c"], Duration::from_secs(10));
+    assert!(took <= Duration::from_millis(lease + 2500), "took {took:?}");
+}
+
+#[test]
+fn a_killed_holder_on_the_same_host_loses_its_items_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = Worker::start("hold", dir.path(), "same", 600_000)
+        .env("CLAIM_KEYS", "a,b")
+        .spawn();
+    assert_eq!(holder.next(), "held");
+    let thief = Ledger::open(dir.path(), options("same", 600_000)).unwrap();
+    assert!(matches!(thief.claim("a").unwrap(), Claimed::Busy));
+    holder.kill();
+    for key in ["a", "b"] {
+        let claim = thief.claim(key).unwrap().won().expect("dead pid: taken over at once");
+        assert!(claim.taken_from().unwrap().contains("no longer running"));
+    }
+}
+
+#[test]
+fn a_paused_holder_whose_claim_was_taken_over_cannot_mark_it_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = Worker::start("hold-then-done", dir.path(), "node-a", 500).spawn();
+    assert_eq!(holder.next(), "held");
+    holder.signal("STOP");
+    let thief = Ledger::open(dir.path(), options("node-b", 500)).unwrap();
+    let start = Instant::now();
+    let stolen = loop {
+        if let Claimed::Won(claim) = thief.claim("x").unwrap() {
+            break claim;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    holder.signal("CONT");
+    writeln!(holder.child.stdin.as_mut().unwrap(), "go").unwrap();
+    assert_eq!(holder.next(), "lost");
+    assert!(!thief.is_done("x"), "the fenced holder published nothing");
+    stolen.done().unwrap();
+    assert!(thief.is_done("x"));
+    holder.child.wait().unwrap();
+}
+
+/// A holder whose wall clock is `holder_skew` and a thief whose clock is `thief_skew`, on
+/// different hosts: over several leases, the thief never wins the live claim.
+fn nothing_is_stolen(holder_skew: Option<&str>, thief_skew: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = 400;
+    let mut holder = Worker::start("hold", dir.path(), "holder", lease).env("CLAIM_KEYS", "x");
+    if let Some(skew) = holder_skew {
+        holder = holder.under_faketime(skew);
+    }
+    let mut holder = holder.spawn();
+    assert_eq!(holder.next(), "held");
+    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "3");
+    if let Some(skew) = thief_skew {
+        thief = thief.under_faketime(skew);
+    }
+    let mut thief = thief.spawn();
+    assert_eq!(thief.next(), "trying");
+    assert_eq!(thief.next(), "never", "a live claim was stolen");
+    // Control: once the holder dies, the same thief does take it over.
+    holder.kill();
+    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "5");
+    if let Some(skew) = thief_skew {
+        thief = thief.under_faketime(skew);
+    }
+    let mut thief = thief.spawn();
+    assert_eq!(thief.next(), "trying");
+    assert_eq!(thief.next(), "stole");
+}
+
+#[test]
+fn a_thief_two_hours_ahead_does_not_steal_live_claims() {
+    nothing_is_stolen(None, Some("+2h"));
+}
+
+#[test]
+fn a_thief_two_hours_behind_does_not_steal_live_claims() {
+    nothing_is_stolen(None, Some("-2h"));
+}
