@@ -180,12 +180,20 @@ impl ListWalker {
     fn refresh(&mut self) -> Result<()> {
         self.ledger.refresh()?;
         let prefix = format!("+{}+", key::file_name(&self.list));
-        let snapshot = self.ledger.shared.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self
+            .ledger
+            .shared
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let done = snapshot.done.iter().map(|n| (n, false));
         let failed = snapshot.failed.iter().map(|n| (n, true));
         for (name, has_failures) in done.chain(failed) {
             if let Some(range) = name.strip_prefix(&prefix).and_then(parse_range) {
-                let entry = self.finished.entry(range.start).or_insert((range.end, true));
+                let entry = self
+                    .finished
+                    .entry(range.start)
+                    .or_insert((range.end, true));
                 entry.1 &= has_failures;
             }
         }
@@ -195,7 +203,8 @@ impl ListWalker {
     /// Claim the next block, or `None` when this pass found nothing more to claim.
     pub fn next_block(&mut self) -> Result<Option<BlockClaim>> {
         while self.step < self.segments.len() {
-            let segment = self.segments[(self.first_segment + self.step) % self.segments.len()].clone();
+            let segment =
+                self.segments[(self.first_segment + self.step) % self.segments.len()].clone();
             while self.pos < segment.end {
                 let start = self.pos;
                 if let Some(&(end, failed)) = self.finished.get(&start)
@@ -275,7 +284,9 @@ impl ListWalker {
                 self.last_len = proposed - start;
                 proposed
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => read_bound(&path, start, segment_end)?,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                read_bound(&path, start, segment_end)?
+            }
             Err(e) => return Err(e).ctx("create block bounds", path),
         };
         self.ledger

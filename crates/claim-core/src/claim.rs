@@ -48,7 +48,10 @@ impl Claim {
         let path = ledger.shared.dirs.claims.join(name);
         let inode = file.metadata().ctx("inspect claim", &path)?.ino();
         let file = Arc::new(file);
-        let heartbeat_id = ledger.shared.heartbeat.register(file.clone(), record.clone());
+        let heartbeat_id = ledger
+            .shared
+            .heartbeat
+            .register(file.clone(), record.clone());
         Ok(Claim {
             ledger,
             key: key.to_string(),
@@ -108,12 +111,17 @@ impl Claim {
         let shared = &self.ledger.shared;
         shared.heartbeat.unregister(self.heartbeat_id);
         let claim_path = shared.dirs.claims.join(&self.name);
-        let has_failures = self.record.block.as_ref().is_some_and(|b| !b.failed.is_empty());
+        let has_failures = self
+            .record
+            .block
+            .as_ref()
+            .is_some_and(|b| !b.failed.is_empty());
         let outcome = match outcome {
             Outcome::Done if has_failures => Outcome::Failed,
             other => other,
         };
-        if !matches!(outcome, Outcome::Released) && (reason.is_some() || self.record.block.is_some())
+        if !matches!(outcome, Outcome::Released)
+            && (reason.is_some() || self.record.block.is_some())
         {
             self.record.reason = reason.map(str::to_string);
             self.record.held_ms = Some(self.since.elapsed().as_millis() as u64);

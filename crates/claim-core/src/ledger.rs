@@ -206,7 +206,11 @@ impl Ledger {
             done: list_names(&dirs.done)?,
             failed: list_names(&dirs.failed)?,
         };
-        *self.shared.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self
+            .shared
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
     }
 
@@ -237,7 +241,11 @@ impl Ledger {
 
     /// The state of `key` from the snapshot, if finished.
     pub(crate) fn known_finished(&self, name: &str) -> Option<Claimed> {
-        let snapshot = self.shared.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self
+            .shared
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         if snapshot.done.contains(name) {
             Some(Claimed::Done)
         } else if !self.shared.retry_failed && snapshot.failed.contains(name) {
@@ -343,11 +351,21 @@ impl Ledger {
             self.remember_finished(&published, matches!(finished, Claimed::Done));
             return Ok(finished);
         }
-        Ok(Claimed::Won(Claim::new(self.clone(), key, name, file, record)?))
+        Ok(Claimed::Won(Claim::new(
+            self.clone(),
+            key,
+            name,
+            file,
+            record,
+        )?))
     }
 
     pub(crate) fn remember_finished(&self, name: &str, done: bool) {
-        let mut snapshot = self.shared.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        let mut snapshot = self
+            .shared
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         if done {
             snapshot.done.insert(name.to_string());
             snapshot.failed.remove(name);
@@ -373,7 +391,11 @@ fn prepare(dirs: &Dirs) -> Result<()> {
         Ok(text) => {
             return Err(Error::NotALedger {
                 path: dirs.root.clone(),
-                detail: format!("FORMAT says {:?}, expected {:?}", text.trim(), FORMAT.trim()),
+                detail: format!(
+                    "FORMAT says {:?}, expected {:?}",
+                    text.trim(),
+                    FORMAT.trim()
+                ),
             });
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {

@@ -130,7 +130,9 @@ impl Ledger {
     }
 
     fn count_failure(&self, path: &Path, name: &str, status: &mut Status) {
-        let record = std::fs::read(path).ok().and_then(|b| ClaimRecord::parse(&b));
+        let record = std::fs::read(path)
+            .ok()
+            .and_then(|b| ClaimRecord::parse(&b));
         let Some(record) = record else {
             status.failed += items_of(name);
             status.failures.push(FailureInfo {
@@ -180,7 +182,10 @@ impl Ledger {
         let heartbeat_age = server_now.duration_since(mtime).unwrap_or_default();
         let r = seen.record;
         let info = ClaimInfo {
-            key: r.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| name.into()),
+            key: r
+                .as_ref()
+                .map(|r| r.key.clone())
+                .unwrap_or_else(|| name.into()),
             host: r.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
             pid: r.as_ref().map_or(0, |r| r.pid),
             worker: r.as_ref().map_or(0, |r| r.worker),

@@ -138,7 +138,11 @@ impl Worker {
     /// Send `signal` to the worker's whole process group.
     fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
-            .args([&format!("-{signal}"), "--", &format!("-{}", self.child.id())])
+            .args([
+                &format!("-{signal}"),
+                "--",
+                &format!("-{}", self.child.id()),
+            ])
             .status()
             .unwrap()
             .success();
@@ -175,7 +179,10 @@ impl WorkerBuilder {
     fn under_faketime(self, offset: &str) -> Self {
         let program = self.command.get_program().to_owned();
         let mut command = Command::new("faketime");
-        command.args(["-f", offset]).arg(program).args(self.command.get_args());
+        command
+            .args(["-f", offset])
+            .arg(program)
+            .args(self.command.get_args());
         for (k, v) in self.command.get_envs() {
             if let Some(v) = v {
                 command.env(k, v);
@@ -223,7 +230,10 @@ fn four_processes_racing_over_10_000_keys_each_key_has_one_winner() {
     let mut all: Vec<String> = Vec::new();
     for i in 0..4 {
         let won = std::fs::read_to_string(dir.path().join(format!("won-{i}"))).unwrap();
-        assert!(won.lines().count() > 0, "worker {i} won nothing: no real race");
+        assert!(
+            won.lines().count() > 0,
+            "worker {i} won nothing: no real race"
+        );
         all.extend(won.lines().map(str::to_string));
     }
     let total = all.len();
@@ -279,7 +289,11 @@ fn a_killed_holder_on_the_same_host_loses_its_items_at_once() {
     assert!(matches!(thief.claim("a").unwrap(), Claimed::Busy));
     holder.kill();
     for key in ["a", "b"] {
-        let claim = thief.claim(key).unwrap().won().expect("dead pid: taken over at once");
+        let claim = thief
+            .claim(key)
+            .unwrap()
+            .won()
+            .expect("dead pid: taken over at once");
         assert!(claim.taken_from().unwrap().contains("no longer running"));
     }
 }

@@ -32,17 +32,32 @@ fn release_and_drop_give_the_item_back() {
     let dir = tempfile::tempdir().unwrap();
     let a = open(dir.path(), "a");
     a.claim("x").unwrap().won().unwrap().release().unwrap();
-    let again = a.claim("x").unwrap().won().expect("released item can be claimed");
+    let again = a
+        .claim("x")
+        .unwrap()
+        .won()
+        .expect("released item can be claimed");
     drop(again);
-    assert!(a.claim("x").unwrap().won().is_some(), "dropped claim was released");
+    assert!(
+        a.claim("x").unwrap().won().is_some(),
+        "dropped claim was released"
+    );
 }
 
 #[test]
 fn failed_items_are_skipped_unless_retrying_and_keep_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let a = open(dir.path(), "a");
-    a.claim("x").unwrap().won().unwrap().fail("bad pixel").unwrap();
-    assert!(matches!(open(dir.path(), "b").claim("x").unwrap(), Claimed::Failed));
+    a.claim("x")
+        .unwrap()
+        .won()
+        .unwrap()
+        .fail("bad pixel")
+        .unwrap();
+    assert!(matches!(
+        open(dir.path(), "b").claim("x").unwrap(),
+        Claimed::Failed
+    ));
     let status = a.status().unwrap();
     assert_eq!((status.failed, status.done), (1, 0));
     assert_eq!(status.failures[0].reason, "bad pixel");
@@ -50,9 +65,18 @@ fn failed_items_are_skipped_unless_retrying_and_keep_their_reason() {
     let mut retry = options("c", 60_000);
     retry.retry_failed = true;
     let c = Ledger::open(dir.path(), retry).unwrap();
-    c.claim("x").unwrap().won().expect("retry claims a failed item").done().unwrap();
+    c.claim("x")
+        .unwrap()
+        .won()
+        .expect("retry claims a failed item")
+        .done()
+        .unwrap();
     let status = a.status().unwrap();
-    assert_eq!((status.failed, status.done), (0, 1), "retry success clears the failure");
+    assert_eq!(
+        (status.failed, status.done),
+        (0, 1),
+        "retry success clears the failure"
+    );
 }
 
 #[test]
@@ -62,7 +86,10 @@ fn an_existing_output_file_counts_as_done() {
     let output = dir.path().join("out.csv");
     assert!(a.claim_unless_exists("x", &output).unwrap().won().is_some());
     std::fs::write(&output, "done").unwrap();
-    assert!(matches!(a.claim_unless_exists("y", &output).unwrap(), Claimed::Done));
+    assert!(matches!(
+        a.claim_unless_exists("y", &output).unwrap(),
+        Claimed::Done
+    ));
 }
 
 #[test]
@@ -77,7 +104,11 @@ fn a_holder_whose_claim_was_replaced_cannot_publish() {
     let err = claim.done().unwrap_err();
     assert!(matches!(err, Error::LostClaim { .. }), "{err}");
     assert!(!a.is_done("x"), "the lost claim published nothing");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}", "the thief's claim stays");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{}",
+        "the thief's claim stays"
+    );
 }
 
 #[test]
@@ -85,7 +116,10 @@ fn an_unreadable_claim_is_taken_over_after_one_unchanged_lease() {
     let dir = tempfile::tempdir().unwrap();
     let a = Ledger::open(dir.path(), options("a", 300)).unwrap();
     std::fs::write(dir.path().join("claims/x"), b"\0\0garbage").unwrap();
-    assert!(matches!(a.claim("x").unwrap(), Claimed::Busy), "unknown, so not yet");
+    assert!(
+        matches!(a.claim("x").unwrap(), Claimed::Busy),
+        "unknown, so not yet"
+    );
     let status = a.status().unwrap();
     assert_eq!(status.running + status.stale, 1);
     let start = std::time::Instant::now();
@@ -146,7 +180,10 @@ fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
     assert!(seen.iter().all(|&n| n == 1), "every item exactly once");
     assert!(files < 200, "{files} block files for 1000 items");
     let status = ledger.status().unwrap();
-    assert_eq!((status.done, status.failed, status.total), (999, 1, Some(1000)));
+    assert_eq!(
+        (status.done, status.failed, status.total),
+        (999, 1, Some(1000))
+    );
     assert_eq!(status.pending, Some(0));
     assert_eq!(status.failures[0].key, "boot[500]");
 }
@@ -190,7 +227,12 @@ fn status_and_cleanup_see_done_running_stale_and_failed() {
     let dir = tempfile::tempdir().unwrap();
     let a = open(dir.path(), "a");
     a.claim("done").unwrap().won().unwrap().done().unwrap();
-    a.claim("failed").unwrap().won().unwrap().fail("why").unwrap();
+    a.claim("failed")
+        .unwrap()
+        .won()
+        .unwrap()
+        .fail("why")
+        .unwrap();
     let _running = a.claim("running").unwrap().won().unwrap();
     // A claim from a process of this host that no longer exists: stale at once.
     let mut record = a.claim("stale").unwrap().won().unwrap().record().clone();
@@ -205,7 +247,12 @@ fn status_and_cleanup_see_done_running_stale_and_failed() {
     let removed = a.cleanup(CleanupScope::default()).unwrap();
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert!(removed[0].contains("stale"));
-    let removed = a.cleanup(CleanupScope { failed: true, all: false }).unwrap();
+    let removed = a
+        .cleanup(CleanupScope {
+            failed: true,
+            all: false,
+        })
+        .unwrap();
     assert_eq!(removed, vec!["failure record failed".to_string()]);
     let status = a.status().unwrap();
     assert_eq!((status.running, status.stale, status.failed), (1, 0, 0));
@@ -242,7 +289,13 @@ fn a_full_disk_gives_a_clear_error_and_loses_nothing() {
     assert!(status.success(), "mounting a tmpfs needs root");
     let result = std::panic::catch_unwind(|| {
         let ledger = open(&mount.join("state"), "a");
-        ledger.claim("before").unwrap().won().unwrap().done().unwrap();
+        ledger
+            .claim("before")
+            .unwrap()
+            .won()
+            .unwrap()
+            .done()
+            .unwrap();
         let filler = mount.join("filler");
         let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
         let mut errors = Vec::new();
@@ -265,6 +318,9 @@ fn a_full_disk_gives_a_clear_error_and_loses_nothing() {
         assert_eq!(status.running + status.stale, 0, "no half-made claims left");
         assert!(ledger.claim("after").unwrap().won().is_some());
     });
-    std::process::Command::new("umount").arg(mount).status().unwrap();
+    std::process::Command::new("umount")
+        .arg(mount)
+        .status()
+        .unwrap();
     result.unwrap();
 }

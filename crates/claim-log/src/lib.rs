@@ -1,1 +1,217 @@
-//! stub
+//! # claim-log: per-instance rotating log files that follow every item across nodes
+//!
+//! Owns: the log files under `<state>/logs/` (one per running instance: host, pid, start time),
+//! their rotation and retention, the console filter, and reading logs back (`claimsh logs`).
+//! Does not own: what is logged (claimsh and claim-core decide) or the progress bar.
+//!
+//! Every file line carries time, level, host and worker id and, inside a claim, the item key:
+//! claimsh enters a `worker{host=.. id=..}` span per worker thread and an `item{key=..}` span per
+//! claimed item, and the formatter prints the span stack. The writer is non-blocking but *not*
+//! lossy (a full buffer makes the logging thread wait instead of dropping lines), and
+//! [`LogGuard`] flushes on drop.
+
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::prelude::*;
+
+/// Default number of rotated files kept per instance (`--log-keep`).
+pub const DEFAULT_KEEP: usize = 7;
+
+/// How to set logging up.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `<state>/logs`.
+    pub dir: PathBuf,
+    /// Host name (in the file name).
+    pub host: String,
+    /// Console verbosity: 0 = warnings, 1 = info (`-v`), 2 = debug (`-vv`), -1 = errors (`-q`).
+    pub verbosity: i8,
+    /// Rotated files kept.
+    pub keep: usize,
+    /// Rotate by size (bytes) instead of daily, when set.
+    pub max_bytes: Option<u64>,
+}
+
+/// Keeps the log writer alive; dropping it flushes every buffered line.
+pub struct LogGuard {
+    _file: WorkerGuard,
+    /// The instance's log file name prefix.
+    pub prefix: String,
+}
+
+/// Errors setting up logging.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log directory could not be created.
+    #[error("create log directory {}: {source}", path.display())]
+    Dir {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The rolling appender could not be built.
+    #[error("open log file in {}: {detail}", path.display())]
+    Appender {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        detail: String,
+    },
+}
+
+/// The file prefix of this instance: `<host>.<pid>.<start unix seconds>`.
+pub fn instance_prefix(host: &str) -> String {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{host}.{}.{start}", std::process::id())
+}
+
+/// Install the global subscriber: a file layer (info and above, debug with `-vv`) and a console
+/// layer on stderr (warnings and errors unless `-v`; `RUST_LOG` overrides the console filter).
+pub fn init(config: &LogConfig) -> Result<LogGuard, Error> {
+    let (writer, guard, prefix) = file_writer(config)?;
+    let file_level = if config.verbosity >= 2 {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    let console_level = match config.verbosity {
+        i8::MIN..=-1 => LevelFilter::ERROR,
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        _ => LevelFilter::DEBUG,
+    };
+    let console_filter = EnvFilter::builder()
+        .with_default_directive(console_level.into())
+        .from_env_lossy();
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(writer)
+        .with_filter(file_level);
+    let console_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_filter(console_filter);
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(console_layer)
+        .try_init();
+    Ok(LogGuard {
+        _file: guard,
+        prefix,
+    })
+}
+
+/// A lossless non-blocking writer to this instance's rotating file.
+pub fn file_writer(
+    config: &LogConfig,
+) -> Result<
+    (
+        tracing_appender::non_blocking::NonBlocking,
+        WorkerGuard,
+        String,
+    ),
+    Error,
+> {
+    std::fs::create_dir_all(&config.dir).map_err(|source| Error::Dir {
+        path: config.dir.clone(),
+        source,
+    })?;
+    let prefix = instance_prefix(&config.host);
+    let mut builder = RollingFileAppender::builder()
+        .filename_prefix(&prefix)
+        .filename_suffix("log")
+        .max_log_files(config.keep.max(1));
+    builder = match config.max_bytes {
+        Some(bytes) => builder.rotation(Rotation::NEVER).max_file_size(bytes),
+        None => builder.rotation(Rotation::DAILY),
+    };
+    let appender = builder.build(&config.dir).map_err(|e| Error::Appender {
+        path: config.dir.clone(),
+        detail: e.to_string(),
+    })?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(64 * 1024)
+        .finish(appender);
+    Ok((writer, guard, prefix))
+}
+
+/// One log file: its instance (host, pid, start) and the time span of its lines.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    /// Path.
+    pub path: PathBuf,
+    /// Host.
+    pub host: String,
+    /// Pid.
+    pub pid: String,
+    /// First line's timestamp.
+    pub first: String,
+    /// Last line's timestamp.
+    pub last: String,
+    /// Number of lines.
+    pub lines: usize,
+}
+
+/// Every log file under `dir`, sorted by name.
+pub fn list_files(dir: &Path) -> std::io::Result<Vec<LogFile>> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(files);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        if !name.ends_with(".log") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let mut parts = name.split('.');
+        let host = parts.next().unwrap_or("").to_string();
+        let pid = parts.next().unwrap_or("").to_string();
+        let stamp = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
+        files.push(LogFile {
+            first: text.lines().next().map(stamp).unwrap_or_default(),
+            last: text.lines().last().map(stamp).unwrap_or_default(),
+            lines: text.lines().count(),
+            path,
+            host,
+            pid,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Every line about `item` from every file under `dir`, oldest first (by timestamp).
+pub fn lines_about(dir: &Path, item: &str) -> std::io::Result<Vec<String>> {
+    let needle = format!("key={item:?}");
+    let mut lines = Vec::new();
+    for file in list_files(dir)? {
+        let text = std::fs::read_to_string(&file.path)?;
+        lines.extend(
+            text.lines()
+                .filter(|l| l.contains(&needle))
+                .map(str::to_string),
+        );
+    }
+    lines.sort_by(|a, b| {
+        a.split_whitespace()
+            .next()
+            .cmp(&b.split_whitespace().next())
+    });
+    Ok(lines)
+}
