@@ -14,7 +14,8 @@
 
 use std::path::{Path, PathBuf};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_appender::rolling::RollingFileAppender;
+pub use tracing_appender::rolling::Rotation;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::prelude::*;
 
@@ -32,8 +33,8 @@ pub struct LogConfig {
     pub verbosity: i8,
     /// Rotated files kept.
     pub keep: usize,
-    /// Rotate by size (bytes) instead of daily, when set.
-    pub max_bytes: Option<u64>,
+    /// How often a new file is started (daily by default; tests use minutely).
+    pub rotation: Rotation,
 }
 
 /// Keeps the log writer alive; dropping it flushes every buffered line.
@@ -126,14 +127,11 @@ pub fn file_writer(
         source,
     })?;
     let prefix = instance_prefix(&config.host);
-    let mut builder = RollingFileAppender::builder()
+    let builder = RollingFileAppender::builder()
         .filename_prefix(&prefix)
         .filename_suffix("log")
+        .rotation(config.rotation.clone())
         .max_log_files(config.keep.max(1));
-    builder = match config.max_bytes {
-        Some(bytes) => builder.rotation(Rotation::NEVER).max_file_size(bytes),
-        None => builder.rotation(Rotation::DAILY),
-    };
     let appender = builder.build(&config.dir).map_err(|e| Error::Appender {
         path: config.dir.clone(),
         detail: e.to_string(),

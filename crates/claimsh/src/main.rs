@@ -1,1 +1,16 @@
-fn main() {}
+//! # claimsh: run a Rhai script on every node; a shared-filesystem claim ledger divides the work
+//!
+//! The binary is thin: `cli` parses arguments and maps results to exit codes, `runner` starts the
+//! worker threads, `api` holds the script functions (one module per domain), `commands` the
+//! `status`, `cleanup`, `logs`, `check` and `api` subcommands. Claiming lives in `claim-core`,
+//! logging in `claim-log`, parallel maps in `claim-pool`, image analysis in `claim-image`.
+
+mod api;
+mod cli;
+mod commands;
+mod runner;
+mod worker;
+
+fn main() {
+    std::process::exit(cli::main());
+}

@@ -1,0 +1,311 @@
+//! Claims: `claim`, `done`, `fail`, `release`, the list form `claimed(items)`, and coordination
+//! across all workers and nodes: `once`, `all_done`.
+
+use super::{FnDoc, script_error};
+use crate::worker::{OpenList, Worker};
+use claim_core::Claimed;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub const DOCS: &[FnDoc] = &[
+    FnDoc {
+        signature: "claim(item: String) -> bool",
+        about: "Atomically claim an item; true for exactly one worker anywhere.",
+    },
+    FnDoc {
+        signature: "claim(item: String, output: String) -> bool",
+        about: "Claim unless the output file already exists (then it counts as done).",
+    },
+    FnDoc {
+        signature: "done(item: String)",
+        about: "Publish a claimed item as done; nobody will redo it.",
+    },
+    FnDoc {
+        signature: "fail(item: String, reason: String)",
+        about: "Record a claimed item as failed with a reason (skipped unless --retry-failed).",
+    },
+    FnDoc {
+        signature: "release(item: String)",
+        about: "Give a claimed item back unfinished.",
+    },
+    FnDoc {
+        signature: "claimed(items: Array) -> iterator",
+        about: "for f in claimed(items): yields only the items this worker won (block claims, progress total).",
+    },
+    FnDoc {
+        signature: "once(name: String, f: Fn) -> Dynamic",
+        about: "Run f exactly once across all workers and nodes; the others wait for it. Returns f's result to the runner, () elsewhere.",
+    },
+    FnDoc {
+        signature: "all_done(items: Array) -> bool",
+        about: "Whether every item is done (asks the ledger).",
+    },
+];
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+fn ledger_error(e: claim_core::Error) -> Box<EvalAltResult> {
+    script_error(e.to_string())
+}
+
+pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
+    let w = worker.clone();
+    engine.register_fn("claim", move |item: &str| -> R<bool> {
+        if w.stopping() {
+            return Ok(false);
+        }
+        let claimed = w.ledger.claim(item).map_err(ledger_error)?;
+        Ok(w.took(item, claimed))
+    });
+    let w = worker.clone();
+    engine.register_fn("claim", move |item: &str, output: &str| -> R<bool> {
+        if w.stopping() {
+            return Ok(false);
+        }
+        let claimed = w
+            .ledger
+            .claim_unless_exists(item, &w.resolve(output))
+            .map_err(ledger_error)?;
+        Ok(w.took(item, claimed))
+    });
+    let w = worker.clone();
+    engine.register_fn("done", move |item: &str| -> R<()> {
+        finish(&w, item, None)
+    });
+    let w = worker.clone();
+    engine.register_fn("fail", move |item: &str, reason: &str| -> R<()> {
+        finish(&w, item, Some(reason))
+    });
+    let w = worker.clone();
+    engine.register_fn("release", move |item: &str| -> R<()> {
+        let claim = w
+            .lock_held()
+            .remove(item)
+            .ok_or_else(|| not_held("release", item))?;
+        w.set_current(None);
+        tracing::info!(key = ?item, "released");
+        claim.release().map_err(ledger_error)
+    });
+    engine.register_iterator::<ClaimedItems>();
+    let w = worker.clone();
+    engine.register_fn("claimed", move |items: Array| -> R<ClaimedItems> {
+        open_list(&w, items)
+    });
+    let w = worker.clone();
+    engine.register_fn(
+        "once",
+        move |ctx: NativeCallContext, name: &str, f: FnPtr| -> R<Dynamic> {
+            once(&w, &ctx, name, f)
+        },
+    );
+    let w = worker.clone();
+    engine.register_fn("all_done", move |items: Array| -> R<bool> {
+        w.ledger.refresh().map_err(ledger_error)?;
+        Ok(items.iter().all(|item| w.ledger.is_done(&item.to_string())))
+    });
+}
+
+fn not_held(what: &str, item: &str) -> Box<EvalAltResult> {
+    script_error(format!(
+        "{what}({item:?}): this worker does not hold {item:?}; call it only after claim() returned true"
+    ))
+}
+
+/// `done` (reason `None`) or `fail` for a claimed item or the current item of a `claimed` list.
+fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
+    w.set_current(None);
+    if let Some(claim) = w.lock_held().remove(item) {
+        let held_ms = claim.held_for().as_millis();
+        let result = match reason {
+            None => claim.done(),
+            Some(reason) => claim.fail(reason),
+        };
+        result.map_err(|e| {
+            tracing::error!(key = ?item, "{e}");
+            ledger_error(e)
+        })?;
+        match reason {
+            None => {
+                tracing::info!(key = ?item, held_ms, "done");
+                w.note_done();
+            }
+            Some(reason) => {
+                tracing::error!(key = ?item, "failed: {reason}");
+                w.note_failed();
+            }
+        }
+        return Ok(());
+    }
+    let mut lists = w.lock_lists();
+    for open in lists.values_mut() {
+        let Some(index) = open.current else { continue };
+        if open.items[index as usize] != item {
+            continue;
+        }
+        open.current = None;
+        match reason {
+            None => {
+                tracing::debug!(key = ?item, "done");
+                w.note_done();
+            }
+            Some(reason) => {
+                tracing::error!(key = ?item, "failed: {reason}");
+                if let Some(block) = open.block.as_mut() {
+                    block.fail_item(index, reason);
+                }
+                w.note_failed();
+            }
+        }
+        return Ok(());
+    }
+    Err(not_held(
+        if reason.is_some() { "fail" } else { "done" },
+        item,
+    ))
+}
+
+/// The value of `claimed(items)`: iterating it claims blocks of the list lazily.
+#[derive(Clone)]
+pub struct ClaimedItems {
+    worker: Arc<Worker>,
+    list: String,
+}
+
+fn list_name(items: &[String]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    items.hash(&mut hasher);
+    format!("list-{}-{:016x}", items.len(), hasher.finish())
+}
+
+fn open_list(w: &Arc<Worker>, items: Array) -> R<ClaimedItems> {
+    let items: Vec<String> = items.iter().map(|d| d.to_string()).collect();
+    let list = list_name(&items);
+    let mut lists = w.lock_lists();
+    if !lists.contains_key(&list) {
+        let walker = w
+            .ledger
+            .walk_list(&list, items.len() as u64)
+            .map_err(ledger_error)?;
+        lists.insert(
+            list.clone(),
+            OpenList {
+                walker,
+                items: Arc::new(items),
+                block: None,
+                queue: Default::default(),
+                current: None,
+            },
+        );
+    }
+    Ok(ClaimedItems {
+        worker: w.clone(),
+        list,
+    })
+}
+
+impl IntoIterator for ClaimedItems {
+    type Item = Dynamic;
+    type IntoIter = ClaimedIter;
+    fn into_iter(self) -> ClaimedIter {
+        ClaimedIter { items: self }
+    }
+}
+
+/// Iterator over the items this worker wins.
+pub struct ClaimedIter {
+    items: ClaimedItems,
+}
+
+impl Iterator for ClaimedIter {
+    type Item = Dynamic;
+
+    fn next(&mut self) -> Option<Dynamic> {
+        let w = &self.items.worker;
+        let mut lists = w.lock_lists();
+        let open = lists.get_mut(&self.items.list)?;
+        if let Some(left) = open.current.take() {
+            let reason = "the loop body ended without done() or fail()";
+            tracing::warn!(key = ?open.items[left as usize], "{reason}");
+            if let Some(block) = open.block.as_mut() {
+                block.fail_item(left, reason);
+            }
+        }
+        loop {
+            if let Some(index) = open.queue.pop_front() {
+                open.current = Some(index);
+                let item = open.items[index as usize].clone();
+                w.set_current(Some(&item));
+                return Some(Dynamic::from(item));
+            }
+            if let Some(block) = open.block.take()
+                && let Err(e) = open.walker.complete(block)
+            {
+                tracing::error!("{e}");
+            }
+            if w.stopping() {
+                lists.remove(&self.items.list);
+                return None;
+            }
+            match open.walker.next_block() {
+                Ok(Some(block)) => {
+                    if let Some(from) = block.taken_from() {
+                        tracing::warn!("items {:?} taken over from {from}", block.range());
+                    }
+                    open.queue = block.items().iter().copied().collect();
+                    open.block = Some(block);
+                }
+                Ok(None) => {
+                    if open.walker.saw_busy() {
+                        w.saw_busy.store(true, Ordering::Relaxed);
+                    }
+                    lists.remove(&self.items.list);
+                    return None;
+                }
+                Err(e) => {
+                    tracing::error!("claiming a block: {e}");
+                    lists.remove(&self.items.list);
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Run `f` once across every worker and node; the others wait for the winner.
+fn once(w: &Arc<Worker>, ctx: &NativeCallContext, name: &str, f: FnPtr) -> R<Dynamic> {
+    let key = format!("once:{name}");
+    loop {
+        match w.ledger.claim(&key).map_err(ledger_error)? {
+            Claimed::Won(claim) => {
+                tracing::info!(key = ?key, "running once({name})");
+                return match f.call_within_context::<Dynamic>(ctx, ()) {
+                    Ok(value) => {
+                        claim.done().map_err(ledger_error)?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        let _ = claim.fail(&e.to_string());
+                        Err(e)
+                    }
+                };
+            }
+            Claimed::Done => return Ok(Dynamic::UNIT),
+            Claimed::Failed => {
+                return Err(script_error(format!(
+                    "once({name:?}) failed on another worker; see `claimsh status` \
+                     (run with --retry-failed to try it again)"
+                )));
+            }
+            Claimed::Busy => {
+                if w.stopping() {
+                    return Err(script_error("interrupted while waiting for once()"));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                w.ledger.refresh().map_err(ledger_error)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Output: `write_text`, `read_text`, `write_csv`, `read_csv`, `concat_csv`. Every write is atomic
+//! (temporary file + rename), so no reader, on any node, ever sees a torn file.
+
+use super::{FnDoc, script_error};
+use crate::worker::Worker;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const DOCS: &[FnDoc] = &[
+    FnDoc {
+        signature: "write_text(path: String, text: String)",
+        about: "Write a text file atomically (creates parent folders).",
+    },
+    FnDoc {
+        signature: "read_text(path: String) -> String",
+        about: "Read a text file.",
+    },
+    FnDoc {
+        signature: "write_csv(rows: Array, path: String)",
+        about: "Write object maps as CSV (header from the keys; floats in shortest round-trip form), atomically.",
+    },
+    FnDoc {
+        signature: "read_csv(path: String) -> Array",
+        about: "Read a CSV file into object maps (numbers become numbers).",
+    },
+    FnDoc {
+        signature: "concat_csv(paths: Array, out: String)",
+        about: "Concatenate CSV files with the same header into one, atomically.",
+    },
+];
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
+    let w = worker.clone();
+    engine.register_fn("write_text", move |path: &str, text: &str| -> R<()> {
+        write_atomic(&w.resolve(path), text.as_bytes())
+    });
+    let w = worker.clone();
+    engine.register_fn("read_text", move |path: &str| -> R<String> {
+        let path = w.resolve(path);
+        std::fs::read_to_string(&path)
+            .map_err(|e| script_error(format!("read {}: {e}", path.display())))
+    });
+    let w = worker.clone();
+    engine.register_fn("write_csv", move |rows: Array, path: &str| -> R<()> {
+        let bytes = csv_bytes(&rows)?;
+        write_atomic(&w.resolve(path), &bytes)
+    });
+    let w = worker.clone();
+    engine.register_fn("read_csv", move |path: &str| -> R<Array> {
+        read_csv(&w.resolve(path))
+    });
+    let w = worker.clone();
+    engine.register_fn("concat_csv", move |paths: Array, out: &str| -> R<()> {
+        let mut header: Option<String> = None;
+        let mut body = String::new();
+        for p in &paths {
+            let path = w.resolve(&p.to_string());
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| script_error(format!("concat_csv: read {}: {e}", path.display())))?;
+            let mut lines = text.lines();
+            let head = lines.next().unwrap_or_default().to_string();
+            match &header {
+                None => header = Some(head),
+                Some(h) if *h != head => {
+                    return Err(script_error(format!(
+                        "concat_csv: {} has header {head:?}, expected {h:?}",
+                        path.display()
+                    )));
+                }
+                _ => {}
+            }
+            for line in lines {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        let text = format!("{}\n{body}", header.unwrap_or_default());
+        write_atomic(&w.resolve(out), text.as_bytes())
+    });
+}
+
+/// Write `bytes` to `path` atomically, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> R<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| script_error(format!("create folder {}: {e}", dir.display())))?;
+    }
+    claim_core::atomic_write(path, bytes).map_err(|e| script_error(e.to_string()))
+}
+
+fn cell(value: &Dynamic) -> String {
+    if let Ok(f) = value.as_float() {
+        return format!("{f}");
+    }
+    if value.is_unit() {
+        return String::new();
+    }
+    value.to_string()
+}
+
+fn csv_bytes(rows: &Array) -> R<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header: Option<Vec<String>> = None;
+    for (i, row) in rows.iter().enumerate() {
+        let map = row.read_lock::<Map>().ok_or_else(|| {
+            script_error(format!(
+                "write_csv: row {i} is a {}, not an object map",
+                row.type_name()
+            ))
+        })?;
+        let keys: Vec<String> = map.keys().map(|k| k.to_string()).collect();
+        match &header {
+            None => {
+                writer
+                    .write_record(&keys)
+                    .map_err(|e| script_error(e.to_string()))?;
+                header = Some(keys.clone());
+            }
+            Some(h) if *h != keys => {
+                return Err(script_error(format!(
+                    "write_csv: row {i} has keys {keys:?}, row 0 has {h:?}"
+                )));
+            }
+            _ => {}
+        }
+        let cells: Vec<String> = map.values().map(cell).collect();
+        writer
+            .write_record(&cells)
+            .map_err(|e| script_error(e.to_string()))?;
+    }
+    writer.into_inner().map_err(|e| script_error(e.to_string()))
+}
+
+fn read_csv(path: &Path) -> R<Array> {
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| script_error(format!("read_csv {}: {e}", path.display())))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| script_error(format!("read_csv {}: {e}", path.display())))?
+        .clone();
+    let mut rows = Array::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record
+            .map_err(|e| script_error(format!("read_csv {}:{}: {e}", path.display(), line + 2)))?;
+        let mut map = Map::new();
+        for (key, value) in headers.iter().zip(record.iter()) {
+            let v = if let Ok(i) = value.parse::<i64>() {
+                Dynamic::from(i)
+            } else if let Ok(f) = value.parse::<f64>() {
+                Dynamic::from(f)
+            } else {
+                Dynamic::from(value.to_string())
+            };
+            map.insert(key.into(), v);
+        }
+        rows.push(Dynamic::from(map));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,82 @@
+//! The script API: one module per domain, each with `register` and a `DOCS` table that
+//! `claimsh api` prints (a test checks the table against the engine's registered functions, so the
+//! reference cannot drift from the code).
+
+pub mod claims;
+pub mod images;
+pub mod io;
+pub mod logging;
+pub mod parallel;
+pub mod paths;
+
+use crate::worker::Worker;
+use rhai::{Engine, EvalAltResult, Position};
+use std::sync::Arc;
+
+/// One script function's reference entry.
+pub struct FnDoc {
+    /// Signature as a script sees it.
+    pub signature: &'static str,
+    /// One line.
+    pub about: &'static str,
+}
+
+/// Every module's table.
+pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
+    vec![
+        ("claims", claims::DOCS),
+        ("paths", paths::DOCS),
+        ("io", io::DOCS),
+        ("logging", logging::DOCS),
+        ("parallel", parallel::DOCS),
+        ("images", images::DOCS),
+    ]
+}
+
+/// A script error raised by a native function.
+pub fn script_error(message: impl Into<String>) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(
+        message.into().into(),
+        Position::NONE,
+    ))
+}
+
+/// An engine with the whole API bound to `worker`, sandboxed: no `eval`, imports only from the
+/// script's directory, an optional operation limit, and a stop check for Ctrl-C.
+pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
+    let mut engine = Engine::new();
+    engine.disable_symbol("eval");
+    engine.set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(
+        worker.process.script_dir.clone(),
+    ));
+    if let Some(max) = max_operations {
+        engine.set_max_operations(max);
+    }
+    let stop = worker.process.stop.clone();
+    engine.on_progress(move |_| {
+        stop.load(std::sync::atomic::Ordering::Relaxed)
+            .then_some(rhai::Dynamic::from("interrupted"))
+    });
+    claims::register(&mut engine, &worker);
+    paths::register(&mut engine, &worker);
+    io::register(&mut engine, &worker);
+    logging::register(&mut engine, &worker);
+    parallel::register(&mut engine, &worker);
+    images::register(&mut engine, &worker);
+    engine
+}
+
+/// Format an error with the script position: `analyze.rhai:14:9: message`.
+pub fn describe(script: &str, err: &EvalAltResult) -> String {
+    let pos = err.position();
+    let mut text = err.to_string();
+    // Rhai appends " (line L, position C)"; we print the position in front instead.
+    if let Some(at) = text.rfind(" (line ") {
+        text.truncate(at);
+    }
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{script}:{line}:{col}: {text}"),
+        (Some(line), None) => format!("{script}:{line}: {text}"),
+        _ => format!("{script}: {text}"),
+    }
+}

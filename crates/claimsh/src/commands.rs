@@ -1,0 +1,260 @@
+//! The non-run subcommands (`check`, `status`, `cleanup`, `logs`, `api`, `slurm`) and the
+//! progress display.
+
+use crate::cli::{EXIT_OK, StateTarget};
+use crate::worker::Process;
+use anyhow::Context;
+use claim_core::{CleanupScope, Ledger, LedgerOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub fn check(script: &std::path::Path) -> anyhow::Result<i32> {
+    match crate::runner::compile(script) {
+        Ok(_) => {
+            println!("{}: ok", script.display());
+            Ok(EXIT_OK)
+        }
+        Err(code) => Ok(code),
+    }
+}
+
+fn open(target: &StateTarget) -> anyhow::Result<Ledger> {
+    let dir = target.dir().map_err(anyhow::Error::msg)?;
+    if !dir.join("FORMAT").exists() {
+        anyhow::bail!(
+            "{} holds no claim ledger yet (has the script run?)",
+            dir.display()
+        );
+    }
+    let options = LedgerOptions {
+        host: crate::runner::host_name(),
+        ..Default::default()
+    };
+    Ledger::open(&dir, options).with_context(|| format!("open {}", dir.display()))
+}
+
+pub fn status(target: &StateTarget, json: bool) -> anyhow::Result<i32> {
+    let status = open(target)?.status()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(EXIT_OK);
+    }
+    let opt = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    println!(
+        "done {}  running {}  stale {}  failed {}  pending {}  total {}",
+        status.done,
+        status.running,
+        status.stale,
+        status.failed,
+        opt(status.pending),
+        opt(status.total)
+    );
+    if let Some(rate) = status.items_per_second {
+        let eta = status
+            .eta_seconds
+            .map_or("?".into(), |s| format!("{s:.0}s"));
+        println!("rate {rate:.1} items/s  eta {eta}");
+    }
+    for c in &status.claims {
+        let state = c
+            .stale
+            .as_deref()
+            .map_or("running".to_string(), |why| format!("STALE ({why})"));
+        println!(
+            "  {} on {}:{} worker {}  {:.0}s  {state}",
+            c.key, c.host, c.pid, c.worker, c.age_seconds
+        );
+    }
+    for f in &status.failures {
+        println!("  failed {} on {}: {}", f.key, f.host, f.reason);
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<i32> {
+    let removed = open(target)?.cleanup(CleanupScope { failed, all })?;
+    if removed.is_empty() {
+        println!("nothing to remove");
+    }
+    for line in removed {
+        println!("removed {line}");
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn logs(target: &StateTarget, item: Option<String>) -> anyhow::Result<i32> {
+    let dir = target.dir().map_err(anyhow::Error::msg)?.join("logs");
+    match item {
+        Some(item) => {
+            for line in claim_log::lines_about(&dir, &item)? {
+                println!("{line}");
+            }
+        }
+        None => {
+            for f in claim_log::list_files(&dir)? {
+                println!(
+                    "{}  host {}  pid {}  {} .. {}  ({} lines)",
+                    f.path.display(),
+                    f.host,
+                    f.pid,
+                    f.first,
+                    f.last,
+                    f.lines
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn api() -> anyhow::Result<i32> {
+    println!("# claimsh script API\n");
+    for (module, docs) in crate::api::docs() {
+        println!("## {module}\n");
+        for doc in docs {
+            println!("- `{}` — {}", doc.signature, doc.about);
+        }
+        println!();
+    }
+    println!("Also: `ARGS` (array of the script's arguments); `print` and `debug` go to the log.");
+    Ok(EXIT_OK)
+}
+
+/// Options of `claimsh slurm`.
+#[derive(clap::Args, Debug)]
+pub struct SlurmArgs {
+    /// The script every array task runs.
+    pub script: PathBuf,
+    /// Number of array tasks (nodes).
+    #[arg(long)]
+    pub tasks: u32,
+    /// CPUs per task; becomes --jobs.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: u32,
+    /// Time limit (none unless given).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Submit with sbatch after writing.
+    #[arg(long)]
+    pub submit: bool,
+    /// Extra sbatch options.
+    #[arg(last = true)]
+    pub sbatch: Vec<String>,
+}
+
+pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
+    let script = std::fs::canonicalize(&args.script)
+        .with_context(|| format!("script {}", args.script.display()))?;
+    let exe = std::env::current_exe()?;
+    let state = crate::cli::default_state(&script);
+    let mut text = String::from("#!/bin/bash\n");
+    let stem = script
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("claimsh");
+    text += &format!(
+        "#SBATCH --job-name=claimsh-{stem}\n#SBATCH --array=0-{}\n",
+        args.tasks.saturating_sub(1)
+    );
+    text += &format!(
+        "#SBATCH --cpus-per-task={}\n#SBATCH --ntasks=1\n",
+        args.cpus_per_task
+    );
+    text += &format!(
+        "#SBATCH --output={}/slurm-%A_%a.out\n",
+        state.join("logs").display()
+    );
+    if let Some(t) = &args.time {
+        text += &format!("#SBATCH --time={t}\n");
+    }
+    if let Some(p) = &args.partition {
+        text += &format!("#SBATCH --partition={p}\n");
+    }
+    for o in &args.sbatch {
+        text += &format!("#SBATCH {o}\n");
+    }
+    text += &format!(
+        "exec {} run {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --state {} --no-progress\n",
+        exe.display(),
+        script.display(),
+        args.cpus_per_task,
+        state.display()
+    );
+    std::fs::create_dir_all(state.join("logs"))?;
+    let path = script.with_extension("sbatch");
+    std::fs::write(&path, &text)?;
+    println!("{text}");
+    eprintln!("wrote {}", path.display());
+    if args.submit {
+        let ok = std::process::Command::new("sbatch")
+            .arg(&path)
+            .status()?
+            .success();
+        if !ok {
+            anyhow::bail!("sbatch {} failed", path.display());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Global progress from the ledger: a bar on a terminal, plain lines otherwise.
+pub struct Progress {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Progress {
+    pub fn start(process: &Arc<Process>) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, ledger) = (stop.clone(), process.ledger.clone());
+        let handle = std::thread::spawn(move || {
+            let terminal = crate::runner::stderr_is_terminal();
+            let bar = indicatif::ProgressBar::hidden();
+            if terminal {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items  {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+            }
+            let mut tick = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                tick += 1;
+                let period = if terminal { 4 } else { 40 };
+                if tick % period != 0 {
+                    continue;
+                }
+                let Ok(s) = ledger.status() else { continue };
+                let rate = s
+                    .items_per_second
+                    .map_or(String::new(), |r| format!("{r:.1}/s"));
+                let eta = s
+                    .eta_seconds
+                    .map_or(String::new(), |e| format!("eta {e:.0}s"));
+                if terminal {
+                    bar.set_length(s.total.unwrap_or(s.done + s.running));
+                    bar.set_position(s.done);
+                    bar.set_message(format!("{rate} {eta} failed {}", s.failed));
+                } else {
+                    eprintln!(
+                        "progress: done {} failed {} running {} {rate} {eta}",
+                        s.done, s.failed, s.running
+                    );
+                }
+            }
+            bar.finish_and_clear();
+        });
+        Progress { stop, handle }
+    }
+
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.handle.join();
+    }
+}

@@ -1,0 +1,204 @@
+//! `claimsh run`: start N worker threads, each running the whole script with its own scope, and
+//! rerun it while items seen held by others are unresolved (so a crashed node's items get done).
+
+use crate::api;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunArgs, default_state};
+use crate::worker::{Process, Worker};
+use anyhow::Context;
+use claim_core::{Ledger, LedgerOptions};
+use rhai::{AST, Dynamic, EvalAltResult, Scope};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The host name: `CLAIMSH_HOST`, else the kernel's.
+pub fn host_name() -> String {
+    std::env::var("CLAIMSH_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(claim_core::identity::kernel_host_name)
+}
+
+/// Read and compile a script; on failure print `file:line:col: message` and return `Err(code)`.
+pub fn compile(path: &std::path::Path) -> Result<AST, i32> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("claimsh: cannot read script {}: {e}", path.display());
+            return Err(EXIT_USAGE);
+        }
+    };
+    let mut engine = rhai::Engine::new();
+    engine.disable_symbol("eval");
+    match engine.compile(&text) {
+        Ok(ast) => Ok(ast),
+        Err(e) => {
+            let err: EvalAltResult = e.into();
+            eprintln!("{}", api::describe(&path.display().to_string(), &err));
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let ast = match compile(&args.script) {
+        Ok(ast) => Arc::new(ast),
+        Err(code) => return Ok(code),
+    };
+    let script = std::fs::canonicalize(&args.script)?;
+    let state = args.state.clone().unwrap_or_else(|| default_state(&script));
+    let host = host_name();
+    let ledger = Ledger::open(
+        &state,
+        LedgerOptions {
+            lease: Duration::from_secs(args.lease),
+            host: host.clone(),
+            retry_failed: args.retry_failed,
+        },
+    )
+    .with_context(|| format!("open the state directory {}", state.display()))?;
+    let verbosity = if args.quiet { -1 } else { args.verbose as i8 };
+    let _log = claim_log::init(&claim_log::LogConfig {
+        dir: state.join("logs"),
+        host: host.clone(),
+        verbosity,
+        keep: args.log_keep,
+        rotation: claim_log::Rotation::DAILY,
+    })?;
+    if let (Ok(task), Ok(job)) = (
+        std::env::var("SLURM_ARRAY_TASK_ID"),
+        std::env::var("SLURM_ARRAY_JOB_ID"),
+    ) {
+        tracing::info!("SLURM array job {job} task {task}");
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let (stop, signal) = (stop.clone(), signal.clone());
+        // SAFETY-free: the handler only stores into atomics.
+        let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
+        let _ = signal_hook::flag::register(sig, stop);
+    }
+    let process = Arc::new(Process {
+        ledger,
+        script_dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        script_name: args.script.display().to_string(),
+        host,
+        workers: jobs,
+        stop: stop.clone(),
+        failed_items: Default::default(),
+        failures_in_a_row: Default::default(),
+        max_failures: args.max_failures,
+    });
+    tracing::info!("{} workers, state {}", jobs, state.display());
+    let progress =
+        (!args.no_progress && !args.quiet).then(|| crate::commands::Progress::start(&process));
+    let started = Instant::now();
+    let script_failed = AtomicBool::new(false);
+    let workers: Vec<Arc<Worker>> = (0..jobs)
+        .map(|id| Arc::new(Worker::new(process.clone(), id)))
+        .collect();
+    std::thread::scope(|s| {
+        for worker in &workers {
+            let (ast, args, script_failed) = (ast.clone(), &args, &script_failed);
+            s.spawn(move || {
+                let span =
+                    tracing::info_span!("worker", host = %worker.process.host, id = worker.id);
+                let _enter = span.enter();
+                if !run_worker(worker.clone(), &ast, args) {
+                    script_failed.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    if args.insights {
+        for w in &workers {
+            eprintln!(
+                "worker {}: {} items",
+                w.id,
+                w.finished.load(Ordering::Relaxed)
+            );
+        }
+        eprintln!("wall time {:.2}s", started.elapsed().as_secs_f64());
+    }
+    let failed = process.failed_items.load(Ordering::Relaxed);
+    if failed > 0 {
+        tracing::warn!("{failed} items failed in this process (see `claimsh status`)");
+    }
+    Ok(match signal.load(Ordering::Relaxed) {
+        s if s == signal_hook::consts::SIGINT as usize => 130,
+        s if s == signal_hook::consts::SIGTERM as usize => 143,
+        _ if failed > 0 || script_failed.load(Ordering::Relaxed) => EXIT_FAILED,
+        _ => EXIT_OK,
+    })
+}
+
+/// Run the script until nothing this worker saw is left unresolved. Returns false when the
+/// script failed outside any item.
+fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunArgs) -> bool {
+    let engine = api::engine(worker.clone(), args.max_operations);
+    let script_args: rhai::Array = args.args.iter().cloned().map(Dynamic::from).collect();
+    loop {
+        worker.saw_busy.store(false, Ordering::Relaxed);
+        let mut scope = Scope::new();
+        scope.push_constant("ARGS", script_args.clone());
+        let result = engine.run_ast_with_scope(&mut scope, ast);
+        if worker.stopping() {
+            worker.release_all();
+            return true;
+        }
+        match result {
+            Ok(()) => {
+                for (item, claim) in worker.lock_held().drain() {
+                    tracing::warn!(key = ?item, "the script ended without done() or fail(): released");
+                    let _ = claim.release();
+                }
+            }
+            Err(e) => {
+                let message = api::describe(&worker.process.script_name, &e);
+                if worker.fail_held(&message) == 0 {
+                    tracing::error!("{message}");
+                    worker.release_all();
+                    return false;
+                }
+                continue; // claims make the rerun a resume
+            }
+        }
+        if args.no_wait || !worker.saw_busy.load(Ordering::Relaxed) {
+            return true;
+        }
+        tracing::info!("items held by other workers are unresolved: waiting for them");
+        if !wait_for_others(&worker, Duration::from_secs(args.lease)) {
+            return true;
+        }
+    }
+}
+
+/// Poll the ledger until no claim is running (then one more pass finds everything resolved) or a
+/// lease has passed (then a pass can take stale claims over). False when interrupted.
+fn wait_for_others(worker: &Worker, lease: Duration) -> bool {
+    let until = Instant::now() + lease;
+    while Instant::now() < until {
+        if worker.stopping() {
+            return false;
+        }
+        match worker.ledger.status() {
+            Ok(s) if s.running + s.stale == 0 => break,
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+    worker.ledger.refresh().is_ok() && !worker.stopping()
+}
+
+/// Whether stderr is a terminal (progress bar) or not (plain lines).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}

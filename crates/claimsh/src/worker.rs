@@ -1,0 +1,180 @@
+//! One script worker's state: its ledger handle, the claims it holds, and the open block of each
+//! `claimed(...)` list. Shared by the script functions of that worker's engine.
+
+use claim_core::{BlockClaim, Claim, Claimed, Ledger, ListWalker};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What every worker of this process shares.
+pub struct Process {
+    /// The ledger (worker 0's handle; workers clone it).
+    pub ledger: Ledger,
+    /// Script directory: relative paths resolve against it.
+    pub script_dir: PathBuf,
+    /// Script path as given, for messages.
+    pub script_name: String,
+    /// Host name.
+    pub host: String,
+    /// Number of workers.
+    pub workers: usize,
+    /// Set on Ctrl-C / SIGTERM: stop taking new items.
+    pub stop: Arc<AtomicBool>,
+    /// Items that failed in this process.
+    pub failed_items: AtomicU64,
+    /// Failures in a row (reset by a done).
+    pub failures_in_a_row: AtomicU64,
+    /// `--max-failures`.
+    pub max_failures: Option<u64>,
+}
+
+/// An open `claimed(list)` block: the items not yet yielded and the one being processed.
+pub struct OpenList {
+    pub walker: ListWalker,
+    pub items: Arc<Vec<String>>,
+    pub block: Option<BlockClaim>,
+    pub queue: VecDeque<u64>,
+    pub current: Option<u64>,
+}
+
+/// One worker.
+pub struct Worker {
+    pub process: Arc<Process>,
+    pub id: usize,
+    pub ledger: Ledger,
+    pub held: Mutex<HashMap<String, Claim>>,
+    pub lists: Mutex<HashMap<String, OpenList>>,
+    /// Whether this pass met items held by other live workers.
+    pub saw_busy: AtomicBool,
+    /// Items this worker finished (for insights).
+    pub finished: AtomicU64,
+    /// The item being processed, for log lines.
+    pub current: Mutex<Option<String>>,
+}
+
+impl Worker {
+    pub fn new(process: Arc<Process>, id: usize) -> Self {
+        Worker {
+            ledger: process.ledger.for_worker(id as u32),
+            process,
+            id,
+            held: Mutex::default(),
+            lists: Mutex::default(),
+            saw_busy: AtomicBool::new(false),
+            finished: AtomicU64::new(0),
+            current: Mutex::default(),
+        }
+    }
+
+    /// Resolve a script path against the script's directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.process.script_dir.join(p)
+        }
+    }
+
+    pub fn current_item(&self) -> Option<String> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_current(&self, item: Option<&str>) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = item.map(str::to_string);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.process.stop.load(Ordering::Relaxed)
+    }
+
+    /// Interpret a claim answer: remember won claims, note busy ones.
+    pub fn took(&self, item: &str, claimed: Claimed) -> bool {
+        match claimed {
+            Claimed::Won(claim) => {
+                match claim.taken_from() {
+                    Some(from) => tracing::warn!(key = ?item, "claimed, taken over from {from}"),
+                    None => tracing::info!(key = ?item, "claimed"),
+                }
+                self.lock_held().insert(item.to_string(), claim);
+                self.set_current(Some(item));
+                true
+            }
+            Claimed::Busy => {
+                self.saw_busy.store(true, Ordering::Relaxed);
+                false
+            }
+            Claimed::Done | Claimed::Failed => false,
+        }
+    }
+
+    pub fn lock_held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claim>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_lists(&self) -> std::sync::MutexGuard<'_, HashMap<String, OpenList>> {
+        self.lists.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn note_done(&self) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        self.process.failures_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    pub fn note_failed(&self) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        self.process.failed_items.fetch_add(1, Ordering::Relaxed);
+        let row = self
+            .process
+            .failures_in_a_row
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if self.process.max_failures.is_some_and(|max| row >= max) {
+            tracing::error!("{row} items failed in a row (--max-failures): stopping");
+            self.process.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// After an uncaught script error: fail every item this worker holds with `reason`.
+    /// Returns how many items were failed.
+    pub fn fail_held(&self, reason: &str) -> usize {
+        let mut count = 0;
+        let held: Vec<(String, Claim)> = self.lock_held().drain().collect();
+        for (item, claim) in held {
+            tracing::error!(key = ?item, "failed: {reason}");
+            if let Err(e) = claim.fail(reason) {
+                tracing::error!(key = ?item, "could not record failure: {e}");
+            }
+            self.note_failed();
+            count += 1;
+        }
+        for open in self.lock_lists().values_mut() {
+            if let (Some(index), Some(block)) = (open.current.take(), open.block.as_mut()) {
+                let item = &open.items[index as usize];
+                tracing::error!(key = ?item, "failed: {reason}");
+                block.fail_item(index, reason);
+                self.note_failed();
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Release everything held (Ctrl-C, or the end of a run).
+    pub fn release_all(&self) {
+        let held: Vec<(String, Claim)> = self.lock_held().drain().collect();
+        for (item, claim) in held {
+            tracing::info!(key = ?item, "released");
+            let _ = claim.release();
+        }
+        for (_, mut open) in self.lock_lists().drain() {
+            if let Some(block) = open.block.take() {
+                let _ = block.release();
+            }
+        }
+    }
+}
