@@ -1,1 +1,37 @@
-//! stub
+//! # claim-image: nuclei segmentation and region measurement
+//!
+//! Owns: loading 8/16-bit grayscale PNG/TIFF, Gaussian and median filters, 16-bit-aware Otsu,
+//! mask clean-up, labelling, a distance-transform watershed for touching round objects,
+//! scikit-image-compatible region properties, and overlays a person can look at. Pure Rust, no
+//! script engine: `claimsh` binds these to script functions.
+//!
+//! Uses `imageproc` where it has the operation (Gaussian blur, morphology, connected components,
+//! distance transform) and our own code where it has none or is 8-bit only (Otsu on 16-bit data,
+//! region properties, watershed, hole filling, median on 16-bit).
+//!
+//! ```
+//! use claim_image::{Image, Mask};
+//! let img = Image::from_fn(32, 32, 16, |r, c| if (r as i32 - 16).pow(2) + (c as i32 - 16).pow(2) < 64 { 1000.0 } else { 10.0 });
+//! let mask = img.threshold(claim_image::otsu(&img));
+//! let labels = mask.label(8);
+//! assert_eq!(labels.count(), 1);
+//! let props = claim_image::measure(&labels, &img).unwrap();
+//! assert_eq!(props[0].area, 197.0);
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+mod filters;
+mod image;
+mod io;
+mod labels;
+mod measure;
+mod watershed;
+
+pub use error::{Error, Result};
+pub use filters::otsu;
+pub use image::{Image, Labels, Mask};
+pub use io::{load_image, save_image_u16, save_labels, save_mask, save_overlay};
+pub use measure::{RegionProps, measure};
+pub use watershed::{WatershedOptions, watershed};

@@ -1,0 +1,235 @@
+//! Filters on images (Gaussian, median), Otsu's threshold, and mask clean-up.
+
+use crate::error::{Error, Result};
+use crate::image::{Image, Mask};
+use image::{GrayImage, ImageBuffer, Luma};
+use imageproc::distance_transform::Norm;
+
+impl Image {
+    /// Gaussian blur with standard deviation `sigma` (pixels); the result is floating point.
+    pub fn gaussian(&self, sigma: f64) -> Result<Image> {
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(Error::Argument(format!("gaussian: sigma must be > 0, got {sigma}")));
+        }
+        let buffer: ImageBuffer<Luma<f32>, Vec<f32>> =
+            ImageBuffer::from_raw(self.width, self.height, self.data.clone())
+                .ok_or_else(|| Error::Argument("gaussian: image buffer has the wrong size".into()))?;
+        let blurred = imageproc::filter::gaussian_blur_f32(&buffer, sigma as f32);
+        Ok(Image { width: self.width, height: self.height, bit_depth: 32, data: blurred.into_raw() })
+    }
+
+    /// Median over a square window of `radius` (works on any bit depth).
+    pub fn median(&self, radius: u32) -> Result<Image> {
+        if radius == 0 || radius > 50 {
+            return Err(Error::Argument(format!("median: radius must be 1..=50, got {radius}")));
+        }
+        let (w, h, r) = (self.width as i64, self.height as i64, radius as i64);
+        let mut out = Vec::with_capacity(self.data.len());
+        let mut window = Vec::with_capacity(((2 * r + 1) * (2 * r + 1)) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                window.clear();
+                for yy in (y - r).max(0)..=(y + r).min(h - 1) {
+                    for xx in (x - r).max(0)..=(x + r).min(w - 1) {
+                        window.push(self.data[(yy * w + xx) as usize]);
+                    }
+                }
+                let mid = window.len() / 2;
+                let (_, m, _) = window.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+                out.push(*m);
+            }
+        }
+        Ok(Image { data: out, ..self.clone() })
+    }
+}
+
+/// Otsu's threshold in the image's own units, as scikit-image's `threshold_otsu`: integer images
+/// get one histogram bin per integer value, floating-point images 256 bins between min and max.
+/// Pixels strictly above the result are foreground.
+pub fn otsu(img: &Image) -> f64 {
+    let (min, max) = img
+        .data
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if !(min < max) {
+        return min as f64;
+    }
+    let (bins, centers): (usize, Vec<f64>) = if img.is_integer() {
+        let n = (max - min) as usize + 1;
+        (n, (0..n).map(|i| min as f64 + i as f64).collect())
+    } else {
+        let width = (max - min) as f64 / 256.0;
+        (256, (0..256).map(|i| min as f64 + width * (i as f64 + 0.5)).collect())
+    };
+    let mut hist = vec![0f64; bins];
+    for &v in &img.data {
+        let i = if img.is_integer() {
+            (v - min) as usize
+        } else {
+            (((v - min) as f64 / (max - min) as f64) * 256.0).min(255.0) as usize
+        };
+        hist[i] += 1.0;
+    }
+    otsu_from_histogram(&hist, &centers)
+}
+
+/// Otsu on a histogram with bin centres (scikit-image's formulation).
+pub(crate) fn otsu_from_histogram(hist: &[f64], centers: &[f64]) -> f64 {
+    let n = hist.len();
+    let mut w1 = vec![0.0; n];
+    let mut m1 = vec![0.0; n];
+    let (mut cw, mut cm) = (0.0, 0.0);
+    for i in 0..n {
+        cw += hist[i];
+        cm += hist[i] * centers[i];
+        w1[i] = cw;
+        m1[i] = if cw > 0.0 { cm / cw } else { 0.0 };
+    }
+    let mut w2 = vec![0.0; n];
+    let mut m2 = vec![0.0; n];
+    let (mut cw, mut cm) = (0.0, 0.0);
+    for i in (0..n).rev() {
+        cw += hist[i];
+        cm += hist[i] * centers[i];
+        w2[i] = cw;
+        m2[i] = if cw > 0.0 { cm / cw } else { 0.0 };
+    }
+    let mut best = (f64::NEG_INFINITY, 0);
+    for i in 0..n - 1 {
+        let v = w1[i] * w2[i + 1] * (m1[i] - m2[i + 1]).powi(2);
+        if v > best.0 {
+            best = (v, i);
+        }
+    }
+    centers[best.1]
+}
+
+fn to_gray(mask: &Mask) -> GrayImage {
+    GrayImage::from_raw(mask.width, mask.height, mask.data.iter().map(|&b| if b { 255 } else { 0 }).collect())
+        .expect("mask size matches")
+}
+
+fn from_gray(img: &GrayImage) -> Mask {
+    Mask { width: img.width(), height: img.height(), data: img.as_raw().iter().map(|&v| v > 0).collect() }
+}
+
+fn radius(r: i64, what: &str) -> Result<u8> {
+    u8::try_from(r).ok().filter(|&r| r > 0).ok_or_else(|| Error::Argument(format!("{what}: radius must be 1..=255, got {r}")))
+}
+
+impl Mask {
+    /// Erode with a disk of radius `r`.
+    pub fn erode(&self, r: i64) -> Result<Mask> {
+        Ok(from_gray(&imageproc::morphology::erode(&to_gray(self), Norm::L2, radius(r, "erode")?)))
+    }
+    /// Dilate with a disk of radius `r`.
+    pub fn dilate(&self, r: i64) -> Result<Mask> {
+        Ok(from_gray(&imageproc::morphology::dilate(&to_gray(self), Norm::L2, radius(r, "dilate")?)))
+    }
+    /// Opening (erode then dilate): removes specks and thin bridges.
+    pub fn open(&self, r: i64) -> Result<Mask> {
+        Ok(from_gray(&imageproc::morphology::open(&to_gray(self), Norm::L2, radius(r, "open")?)))
+    }
+    /// Closing (dilate then erode): fills small gaps.
+    pub fn close(&self, r: i64) -> Result<Mask> {
+        Ok(from_gray(&imageproc::morphology::close(&to_gray(self), Norm::L2, radius(r, "close")?)))
+    }
+
+    /// Fill background regions not connected (4-connectivity) to the image border.
+    pub fn fill_holes(&self) -> Mask {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut outside = vec![false; w * h];
+        let mut stack: Vec<usize> = Vec::new();
+        for i in 0..w * h {
+            let (r, c) = (i / w, i % w);
+            if (r == 0 || c == 0 || r == h - 1 || c == w - 1) && !self.data[i] {
+                outside[i] = true;
+                stack.push(i);
+            }
+        }
+        while let Some(i) = stack.pop() {
+            let (r, c) = (i / w, i % w);
+            let mut visit = |j: usize| {
+                if !self.data[j] && !outside[j] {
+                    outside[j] = true;
+                    stack.push(j);
+                }
+            };
+            if r > 0 { visit(i - w) }
+            if r + 1 < h { visit(i + w) }
+            if c > 0 { visit(i - 1) }
+            if c + 1 < w { visit(i + 1) }
+        }
+        Mask { width: self.width, height: self.height, data: outside.iter().map(|&o| !o).collect() }
+    }
+
+    /// Remove 8-connected objects smaller than `min_area` pixels.
+    pub fn remove_small(&self, min_area: usize) -> Mask {
+        let labels = self.label(8);
+        let mut areas = vec![0usize; labels.count() as usize + 1];
+        for &l in &labels.data {
+            areas[l as usize] += 1;
+        }
+        let data = labels.data.iter().map(|&l| l > 0 && areas[l as usize] >= min_area).collect();
+        Mask { width: self.width, height: self.height, data }
+    }
+
+    /// Remove objects touching the image border.
+    pub fn clear_border(&self) -> Mask {
+        let labels = self.label(8);
+        let (w, h) = (self.width, self.height);
+        let mut touching = vec![false; labels.count() as usize + 1];
+        for r in 0..h {
+            for c in 0..w {
+                if r == 0 || c == 0 || r == h - 1 || c == w - 1 {
+                    touching[labels.data[(r * w + c) as usize] as usize] = true;
+                }
+            }
+        }
+        let data = labels.data.iter().map(|&l| l > 0 && !touching[l as usize]).collect();
+        Mask { width: w, height: h, data }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otsu_on_a_hand_computed_16_bit_histogram() {
+        // Values 100 (x4), 101 (x2), 1000 (x2), 1001 (x4): the split lies after 101.
+        let values = [100., 100., 100., 100., 101., 101., 1000., 1000., 1001., 1001., 1001., 1001.];
+        let img = Image { width: 12, height: 1, bit_depth: 16, data: values.to_vec() };
+        assert_eq!(otsu(&img), 101.0);
+        assert_eq!(img.threshold(otsu(&img)).area(), 6);
+    }
+
+    #[test]
+    fn otsu_matches_the_formula_on_an_uneven_histogram() {
+        // hist over 0..=3 = [1, 3, 1, 5]; variance for splits after 0, 1, 2 by hand:
+        // after 0: w1=1 m1=0, w2=9 m2=(3+2+15)/9=2.222 → 1*9*4.938=44.44
+        // after 1: w1=4 m1=0.75, w2=6 m2=17/6=2.833 → 4*6*4.340=104.2
+        // after 2: w1=5 m1=1.0, w2=5 m2=3 → 5*5*4=100
+        let img = Image { width: 10, height: 1, bit_depth: 16, data: vec![0., 1., 1., 1., 2., 3., 3., 3., 3., 3.] };
+        assert_eq!(otsu(&img), 1.0);
+    }
+
+    #[test]
+    fn gaussian_keeps_16_bit_units() {
+        let img = Image::from_fn(9, 9, 16, |_, _| 40000.0);
+        let blurred = img.gaussian(1.0).unwrap();
+        assert!((blurred.at(4, 4) - 40000.0).abs() < 1.0, "{}", blurred.at(4, 4));
+        assert!(img.gaussian(0.0).is_err());
+    }
+
+    #[test]
+    fn fill_holes_fills_only_enclosed_background() {
+        let ring = Image::from_fn(9, 9, 8, |r, c| {
+            let d = (r as i32 - 4).abs().max((c as i32 - 4).abs());
+            if d == 2 { 1.0 } else { 0.0 }
+        })
+        .threshold(0.5);
+        let filled = ring.fill_holes();
+        assert_eq!(filled.area(), 25);
+    }
+}

@@ -1,0 +1,302 @@
+//! Region properties with scikit-image `regionprops` definitions.
+
+use crate::error::{Error, Result};
+use crate::image::{Image, Labels};
+
+/// One object's properties. Rows/cols are pixel indices; bbox max is exclusive.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct RegionProps {
+    pub label: u32,
+    pub area: f64,
+    pub centroid_row: f64,
+    pub centroid_col: f64,
+    pub bbox_min_row: u32,
+    pub bbox_min_col: u32,
+    pub bbox_max_row: u32,
+    pub bbox_max_col: u32,
+    pub intensity_mean: f64,
+    pub intensity_min: f64,
+    pub intensity_max: f64,
+    pub perimeter: f64,
+    pub eccentricity: f64,
+    pub axis_major_length: f64,
+    pub axis_minor_length: f64,
+    pub orientation: f64,
+    pub solidity: f64,
+    pub equivalent_diameter_area: f64,
+}
+
+impl RegionProps {
+    /// `(name, value)` pairs in the documented column order.
+    pub fn fields(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("label", self.label as f64),
+            ("area", self.area),
+            ("centroid_row", self.centroid_row),
+            ("centroid_col", self.centroid_col),
+            ("bbox_min_row", self.bbox_min_row as f64),
+            ("bbox_min_col", self.bbox_min_col as f64),
+            ("bbox_max_row", self.bbox_max_row as f64),
+            ("bbox_max_col", self.bbox_max_col as f64),
+            ("intensity_mean", self.intensity_mean),
+            ("intensity_min", self.intensity_min),
+            ("intensity_max", self.intensity_max),
+            ("perimeter", self.perimeter),
+            ("eccentricity", self.eccentricity),
+            ("axis_major_length", self.axis_major_length),
+            ("axis_minor_length", self.axis_minor_length),
+            ("orientation", self.orientation),
+            ("solidity", self.solidity),
+            ("equivalent_diameter_area", self.equivalent_diameter_area),
+        ]
+    }
+}
+
+/// Measure every labelled object of `labels` on `img` (normally the raw image).
+pub fn measure(labels: &Labels, img: &Image) -> Result<Vec<RegionProps>> {
+    if (labels.width, labels.height) != (img.width, img.height) {
+        return Err(Error::Argument(format!(
+            "measure: labels are {}x{} but the image is {}x{}",
+            labels.width, labels.height, img.width, img.height
+        )));
+    }
+    let n = labels.count() as usize;
+    let mut pixels: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n + 1];
+    for (i, &l) in labels.data.iter().enumerate() {
+        if l > 0 {
+            pixels[l as usize].push((i as u32 / labels.width, i as u32 % labels.width));
+        }
+    }
+    Ok(pixels
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(label, p)| props(label as u32, p, labels, img))
+        .collect())
+}
+
+fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionProps {
+    let area = px.len() as f64;
+    let (mut sr, mut sc) = (0.0, 0.0);
+    let (mut min_r, mut min_c, mut max_r, mut max_c) = (u32::MAX, u32::MAX, 0, 0);
+    let (mut sum_i, mut min_i, mut max_i) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for &(r, c) in px {
+        sr += r as f64;
+        sc += c as f64;
+        min_r = min_r.min(r);
+        min_c = min_c.min(c);
+        max_r = max_r.max(r);
+        max_c = max_c.max(c);
+        let v = img.at(r, c) as f64;
+        sum_i += v;
+        min_i = min_i.min(v);
+        max_i = max_i.max(v);
+    }
+    let (cr, cc) = (sr / area, sc / area);
+    let (mut mu20, mut mu02, mut mu11) = (0.0, 0.0, 0.0);
+    for &(r, c) in px {
+        let (dr, dc) = (r as f64 - cr, c as f64 - cc);
+        mu20 += dr * dr;
+        mu02 += dc * dc;
+        mu11 += dr * dc;
+    }
+    // scikit-image's inertia tensor [[a, b], [b, c]] with a = mu02/mu00, b = -mu11/mu00, c = mu20/mu00.
+    let (a, b, c) = (mu02 / area, -mu11 / area, mu20 / area);
+    let mid = (a + c) / 2.0;
+    let diff = (((a - c) / 2.0).powi(2) + b * b).sqrt();
+    let (l1, l2) = (mid + diff, (mid - diff).max(0.0));
+    let orientation = if a - c == 0.0 {
+        if b < 0.0 { -std::f64::consts::FRAC_PI_4 } else { std::f64::consts::FRAC_PI_4 }
+    } else {
+        0.5 * (-2.0 * b).atan2(c - a)
+    };
+    RegionProps {
+        label,
+        area,
+        centroid_row: cr,
+        centroid_col: cc,
+        bbox_min_row: min_r,
+        bbox_min_col: min_c,
+        bbox_max_row: max_r + 1,
+        bbox_max_col: max_c + 1,
+        intensity_mean: sum_i / area,
+        intensity_min: min_i,
+        intensity_max: max_i,
+        perimeter: perimeter(label, px, labels),
+        eccentricity: if l1 > 0.0 { (1.0 - l2 / l1).sqrt() } else { 0.0 },
+        axis_major_length: 4.0 * l1.sqrt(),
+        axis_minor_length: 4.0 * l2.sqrt(),
+        orientation,
+        solidity: area / convex_area(px),
+        equivalent_diameter_area: (4.0 * area / std::f64::consts::PI).sqrt(),
+    }
+}
+
+/// scikit-image `perimeter(neighborhood=4)`: border pixels (object minus its cross erosion) are
+/// classified by the pattern of their border neighbours and weighted 1, √2 or (1+√2)/2.
+fn perimeter(label: u32, px: &[(u32, u32)], labels: &Labels) -> f64 {
+    let (w, h) = (labels.width as i64, labels.height as i64);
+    let is = |r: i64, c: i64| r >= 0 && c >= 0 && r < h && c < w && labels.data[(r * w + c) as usize] == label;
+    let border = |r: i64, c: i64| {
+        is(r, c) && !(is(r - 1, c) && is(r + 1, c) && is(r, c - 1) && is(r, c + 1))
+    };
+    let mut total = 0.0;
+    for &(r, c) in px {
+        let (r, c) = (r as i64, c as i64);
+        if !border(r, c) {
+            continue;
+        }
+        let mut code = 1;
+        for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+            if border(r + dr, c + dc) {
+                code += 2;
+            }
+        }
+        for (dr, dc) in [(-1, -1), (-1, 1), (1, -1), (1, 1)] {
+            if border(r + dr, c + dc) {
+                code += 10;
+            }
+        }
+        total += match code {
+            5 | 7 | 15 | 17 | 25 | 27 => 1.0,
+            21 | 33 => std::f64::consts::SQRT_2,
+            13 | 23 => (1.0 + std::f64::consts::SQRT_2) / 2.0,
+            _ => 0.0,
+        };
+    }
+    total
+}
+
+/// Pixels whose centres lie in the convex hull of the object's pixel centres (so a digital
+/// disk or rectangle has solidity 1).
+fn convex_area(px: &[(u32, u32)]) -> f64 {
+    let mut pts: Vec<(f64, f64)> = px.iter().map(|&(r, c)| (r as f64, c as f64)).collect();
+    pts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    pts.dedup();
+    if pts.len() < 3 {
+        return px.len() as f64;
+    }
+    let hull = convex_hull(&pts);
+    if hull.len() < 3 {
+        return px.len() as f64;
+    }
+    let (min_r, max_r) = px.iter().fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (min_c, max_c) = px.iter().fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let mut count = 0usize;
+    for r in min_r..=max_r {
+        for c in min_c..=max_c {
+            if inside(&hull, (r as f64, c as f64)) {
+                count += 1;
+            }
+        }
+    }
+    count.max(px.len()) as f64
+}
+
+fn cross(o: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+}
+
+fn convex_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut hull: Vec<(f64, f64)> = Vec::new();
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &(f64, f64)>> =
+            if pass == 0 { Box::new(pts.iter()) } else { Box::new(pts.iter().rev()) };
+        for &p in iter {
+            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+fn inside(hull: &[(f64, f64)], p: (f64, f64)) -> bool {
+    (0..hull.len()).all(|i| cross(hull[i], hull[(i + 1) % hull.len()], p) >= -1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Mask;
+
+    fn labels_of(w: u32, h: u32, f: impl Fn(u32, u32) -> bool) -> Labels {
+        let img = Image::from_fn(w, h, 8, |r, c| f(r, c) as u8 as f32);
+        Mask { width: w, height: h, data: img.data.iter().map(|&v| v > 0.0).collect() }.label(8)
+    }
+
+    fn flat(w: u32, h: u32) -> Image {
+        Image::from_fn(w, h, 16, |r, c| (r * 100 + c) as f32)
+    }
+
+    #[test]
+    fn rectangle() {
+        let labels = labels_of(20, 20, |r, c| (5..9).contains(&r) && (3..13).contains(&c));
+        let p = &measure(&labels, &flat(20, 20)).unwrap()[0];
+        assert_eq!(p.area, 40.0);
+        assert_eq!((p.centroid_row, p.centroid_col), (6.5, 7.5));
+        assert_eq!((p.bbox_min_row, p.bbox_min_col, p.bbox_max_row, p.bbox_max_col), (5, 3, 9, 13));
+        assert_eq!((p.intensity_min, p.intensity_max), (503.0, 812.0));
+        assert_eq!(p.intensity_mean, 657.5);
+        assert_eq!(p.solidity, 1.0);
+        // Every pixel of the outer ring has pattern code 5 (weight 1): 2*10 + 2*2 = 24.
+        assert!((p.perimeter - 24.0).abs() < 1e-9, "{}", p.perimeter);
+        assert!(p.orientation.abs() - std::f64::consts::FRAC_PI_2 < 1e-9);
+        // Uniform rectangle: variance (n^2-1)/12 along each axis.
+        assert!((p.axis_major_length - 4.0 * (99.0f64 / 12.0).sqrt()).abs() < 1e-9);
+        assert!((p.axis_minor_length - 4.0 * (15.0f64 / 12.0).sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn filled_disk() {
+        let labels = labels_of(41, 41, |r, c| (r as i32 - 20).pow(2) + (c as i32 - 20).pow(2) <= 100);
+        let p = &measure(&labels, &flat(41, 41)).unwrap()[0];
+        assert_eq!(p.area, 317.0);
+        assert_eq!((p.centroid_row, p.centroid_col), (20.0, 20.0));
+        assert!(p.eccentricity < 1e-9);
+        assert!((p.equivalent_diameter_area - (4.0 * 317.0 / std::f64::consts::PI).sqrt()).abs() < 1e-12);
+        assert!(p.solidity > 0.95 && p.solidity <= 1.0);
+        assert!((p.perimeter - 2.0 * std::f64::consts::PI * 10.0).abs() < 4.0, "{}", p.perimeter);
+    }
+
+    #[test]
+    fn rotated_ellipse_orientation_and_axes() {
+        // Ellipse with semi-axes 12 (along the row = col diagonal) and 5.
+        let t = std::f64::consts::FRAC_PI_4;
+        let labels = labels_of(61, 61, |r, c| {
+            let (y, x) = (r as f64 - 30.0, c as f64 - 30.0);
+            let u = y * t.cos() + x * t.sin();
+            let v = -y * t.sin() + x * t.cos();
+            (u / 12.0).powi(2) + (v / 5.0).powi(2) <= 1.0
+        });
+        let p = &measure(&labels, &flat(61, 61)).unwrap()[0];
+        // scikit-image measures from the row axis, counter-clockwise in (row, col): -π/4 here.
+        assert!((p.orientation + t).abs() < 0.02, "{}", p.orientation);
+        assert!((p.axis_major_length - 24.0).abs() < 1.0, "{}", p.axis_major_length);
+        assert!((p.axis_minor_length - 10.0).abs() < 1.0, "{}", p.axis_minor_length);
+        assert!(p.eccentricity > 0.85);
+    }
+
+    #[test]
+    fn object_touching_the_border_and_one_pixel_object() {
+        let labels = labels_of(10, 10, |r, c| (r < 3 && c < 2) || (r == 7 && c == 7));
+        let props = measure(&labels, &flat(10, 10)).unwrap();
+        assert_eq!(props.len(), 2);
+        assert_eq!((props[0].bbox_min_row, props[0].bbox_min_col, props[0].area), (0, 0, 6.0));
+        let dot = &props[1];
+        assert_eq!((dot.area, dot.centroid_row, dot.centroid_col), (1.0, 7.0, 7.0));
+        assert_eq!((dot.eccentricity, dot.axis_major_length, dot.perimeter), (0.0, 0.0, 0.0));
+        assert_eq!(dot.intensity_mean, 707.0);
+    }
+
+    #[test]
+    fn mismatched_sizes_are_an_error() {
+        let labels = labels_of(4, 4, |_, _| true);
+        assert!(measure(&labels, &flat(5, 4)).is_err());
+    }
+}
