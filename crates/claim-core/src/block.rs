@@ -130,6 +130,38 @@ impl Ledger {
         crate::atomic_write(&path, &bytes)
     }
 
+    /// Items of list `list` done and failed so far (one directory read of `done/` and `failed/`).
+    pub fn list_progress(&self, list: &str) -> Result<(u64, u64)> {
+        self.refresh()?;
+        let prefix = format!("+{}+", key::file_name(list));
+        let snapshot = self
+            .shared
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let covered = |names: &std::collections::HashSet<String>| -> u64 {
+            names
+                .iter()
+                .filter_map(|n| n.strip_prefix(&prefix).and_then(parse_range))
+                .map(|r| r.end - r.start)
+                .sum()
+        };
+        let mut done = covered(&snapshot.done);
+        let mut failed = 0;
+        for name in snapshot.failed.iter().filter(|n| n.starts_with(&prefix)) {
+            let path = self.shared.dirs.failed.join(name);
+            let record = std::fs::read(&path)
+                .ok()
+                .and_then(|b| ClaimRecord::parse(&b));
+            if let Some(block) = record.and_then(|r| r.block) {
+                let n = block.failed.len() as u64;
+                failed += n;
+                done += (block.end - block.start).saturating_sub(n);
+            }
+        }
+        Ok((done, failed))
+    }
+
     /// A walker over list `list` of `total` items (registers the list).
     pub fn walk_list(&self, list: &str, total: u64) -> Result<ListWalker> {
         self.register_list(list, total)?;

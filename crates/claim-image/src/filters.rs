@@ -9,19 +9,29 @@ impl Image {
     /// Gaussian blur with standard deviation `sigma` (pixels); the result is floating point.
     pub fn gaussian(&self, sigma: f64) -> Result<Image> {
         if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(Error::Argument(format!("gaussian: sigma must be > 0, got {sigma}")));
+            return Err(Error::Argument(format!(
+                "gaussian: sigma must be > 0, got {sigma}"
+            )));
         }
         let buffer: ImageBuffer<Luma<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(self.width, self.height, self.data.clone())
-                .ok_or_else(|| Error::Argument("gaussian: image buffer has the wrong size".into()))?;
+            ImageBuffer::from_raw(self.width, self.height, self.data.clone()).ok_or_else(|| {
+                Error::Argument("gaussian: image buffer has the wrong size".into())
+            })?;
         let blurred = imageproc::filter::gaussian_blur_f32(&buffer, sigma as f32);
-        Ok(Image { width: self.width, height: self.height, bit_depth: 32, data: blurred.into_raw() })
+        Ok(Image {
+            width: self.width,
+            height: self.height,
+            bit_depth: 32,
+            data: blurred.into_raw(),
+        })
     }
 
     /// Median over a square window of `radius` (works on any bit depth).
     pub fn median(&self, radius: u32) -> Result<Image> {
         if radius == 0 || radius > 50 {
-            return Err(Error::Argument(format!("median: radius must be 1..=50, got {radius}")));
+            return Err(Error::Argument(format!(
+                "median: radius must be 1..=50, got {radius}"
+            )));
         }
         let (w, h, r) = (self.width as i64, self.height as i64, radius as i64);
         let mut out = Vec::with_capacity(self.data.len());
@@ -39,7 +49,10 @@ impl Image {
                 out.push(*m);
             }
         }
-        Ok(Image { data: out, ..self.clone() })
+        Ok(Image {
+            data: out,
+            ..self.clone()
+        })
     }
 }
 
@@ -50,7 +63,9 @@ pub fn otsu(img: &Image) -> f64 {
     let (min, max) = img
         .data
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     if !(min < max) {
         return min as f64;
     }
@@ -59,7 +74,12 @@ pub fn otsu(img: &Image) -> f64 {
         (n, (0..n).map(|i| min as f64 + i as f64).collect())
     } else {
         let width = (max - min) as f64 / 256.0;
-        (256, (0..256).map(|i| min as f64 + width * (i as f64 + 0.5)).collect())
+        (
+            256,
+            (0..256)
+                .map(|i| min as f64 + width * (i as f64 + 0.5))
+                .collect(),
+        )
     };
     let mut hist = vec![0f64; bins];
     for &v in &img.data {
@@ -105,34 +125,61 @@ pub(crate) fn otsu_from_histogram(hist: &[f64], centers: &[f64]) -> f64 {
 }
 
 fn to_gray(mask: &Mask) -> GrayImage {
-    GrayImage::from_raw(mask.width, mask.height, mask.data.iter().map(|&b| if b { 255 } else { 0 }).collect())
-        .expect("mask size matches")
+    GrayImage::from_raw(
+        mask.width,
+        mask.height,
+        mask.data.iter().map(|&b| if b { 255 } else { 0 }).collect(),
+    )
+    .expect("mask size matches")
 }
 
 fn from_gray(img: &GrayImage) -> Mask {
-    Mask { width: img.width(), height: img.height(), data: img.as_raw().iter().map(|&v| v > 0).collect() }
+    Mask {
+        width: img.width(),
+        height: img.height(),
+        data: img.as_raw().iter().map(|&v| v > 0).collect(),
+    }
 }
 
 fn radius(r: i64, what: &str) -> Result<u8> {
-    u8::try_from(r).ok().filter(|&r| r > 0).ok_or_else(|| Error::Argument(format!("{what}: radius must be 1..=255, got {r}")))
+    u8::try_from(r)
+        .ok()
+        .filter(|&r| r > 0)
+        .ok_or_else(|| Error::Argument(format!("{what}: radius must be 1..=255, got {r}")))
 }
 
 impl Mask {
     /// Erode with a disk of radius `r`.
     pub fn erode(&self, r: i64) -> Result<Mask> {
-        Ok(from_gray(&imageproc::morphology::erode(&to_gray(self), Norm::L2, radius(r, "erode")?)))
+        Ok(from_gray(&imageproc::morphology::erode(
+            &to_gray(self),
+            Norm::L2,
+            radius(r, "erode")?,
+        )))
     }
     /// Dilate with a disk of radius `r`.
     pub fn dilate(&self, r: i64) -> Result<Mask> {
-        Ok(from_gray(&imageproc::morphology::dilate(&to_gray(self), Norm::L2, radius(r, "dilate")?)))
+        Ok(from_gray(&imageproc::morphology::dilate(
+            &to_gray(self),
+            Norm::L2,
+            radius(r, "dilate")?,
+        )))
     }
     /// Opening (erode then dilate): removes specks and thin bridges.
     pub fn open(&self, r: i64) -> Result<Mask> {
-        Ok(from_gray(&imageproc::morphology::open(&to_gray(self), Norm::L2, radius(r, "open")?)))
+        Ok(from_gray(&imageproc::morphology::open(
+            &to_gray(self),
+            Norm::L2,
+            radius(r, "open")?,
+        )))
     }
     /// Closing (dilate then erode): fills small gaps.
     pub fn close(&self, r: i64) -> Result<Mask> {
-        Ok(from_gray(&imageproc::morphology::close(&to_gray(self), Norm::L2, radius(r, "close")?)))
+        Ok(from_gray(&imageproc::morphology::close(
+            &to_gray(self),
+            Norm::L2,
+            radius(r, "close")?,
+        )))
     }
 
     /// Fill background regions not connected (4-connectivity) to the image border.
@@ -155,12 +202,24 @@ impl Mask {
                     stack.push(j);
                 }
             };
-            if r > 0 { visit(i - w) }
-            if r + 1 < h { visit(i + w) }
-            if c > 0 { visit(i - 1) }
-            if c + 1 < w { visit(i + 1) }
+            if r > 0 {
+                visit(i - w)
+            }
+            if r + 1 < h {
+                visit(i + w)
+            }
+            if c > 0 {
+                visit(i - 1)
+            }
+            if c + 1 < w {
+                visit(i + 1)
+            }
         }
-        Mask { width: self.width, height: self.height, data: outside.iter().map(|&o| !o).collect() }
+        Mask {
+            width: self.width,
+            height: self.height,
+            data: outside.iter().map(|&o| !o).collect(),
+        }
     }
 
     /// Remove 8-connected objects smaller than `min_area` pixels.
@@ -170,8 +229,16 @@ impl Mask {
         for &l in &labels.data {
             areas[l as usize] += 1;
         }
-        let data = labels.data.iter().map(|&l| l > 0 && areas[l as usize] >= min_area).collect();
-        Mask { width: self.width, height: self.height, data }
+        let data = labels
+            .data
+            .iter()
+            .map(|&l| l > 0 && areas[l as usize] >= min_area)
+            .collect();
+        Mask {
+            width: self.width,
+            height: self.height,
+            data,
+        }
     }
 
     /// Remove objects touching the image border.
@@ -186,8 +253,16 @@ impl Mask {
                 }
             }
         }
-        let data = labels.data.iter().map(|&l| l > 0 && !touching[l as usize]).collect();
-        Mask { width: w, height: h, data }
+        let data = labels
+            .data
+            .iter()
+            .map(|&l| l > 0 && !touching[l as usize])
+            .collect();
+        Mask {
+            width: w,
+            height: h,
+            data,
+        }
     }
 }
 
@@ -198,8 +273,15 @@ mod tests {
     #[test]
     fn otsu_on_a_hand_computed_16_bit_histogram() {
         // Values 100 (x4), 101 (x2), 1000 (x2), 1001 (x4): the split lies after 101.
-        let values = [100., 100., 100., 100., 101., 101., 1000., 1000., 1001., 1001., 1001., 1001.];
-        let img = Image { width: 12, height: 1, bit_depth: 16, data: values.to_vec() };
+        let values = [
+            100., 100., 100., 100., 101., 101., 1000., 1000., 1001., 1001., 1001., 1001.,
+        ];
+        let img = Image {
+            width: 12,
+            height: 1,
+            bit_depth: 16,
+            data: values.to_vec(),
+        };
         assert_eq!(otsu(&img), 101.0);
         assert_eq!(img.threshold(otsu(&img)).area(), 6);
     }
@@ -210,7 +292,12 @@ mod tests {
         // after 0: w1=1 m1=0, w2=9 m2=(3+2+15)/9=2.222 → 1*9*4.938=44.44
         // after 1: w1=4 m1=0.75, w2=6 m2=17/6=2.833 → 4*6*4.340=104.2
         // after 2: w1=5 m1=1.0, w2=5 m2=3 → 5*5*4=100
-        let img = Image { width: 10, height: 1, bit_depth: 16, data: vec![0., 1., 1., 1., 2., 3., 3., 3., 3., 3.] };
+        let img = Image {
+            width: 10,
+            height: 1,
+            bit_depth: 16,
+            data: vec![0., 1., 1., 1., 2., 3., 3., 3., 3., 3.],
+        };
         assert_eq!(otsu(&img), 1.0);
     }
 
@@ -218,7 +305,11 @@ mod tests {
     fn gaussian_keeps_16_bit_units() {
         let img = Image::from_fn(9, 9, 16, |_, _| 40000.0);
         let blurred = img.gaussian(1.0).unwrap();
-        assert!((blurred.at(4, 4) - 40000.0).abs() < 1.0, "{}", blurred.at(4, 4));
+        assert!(
+            (blurred.at(4, 4) - 40000.0).abs() < 1.0,
+            "{}",
+            blurred.at(4, 4)
+        );
         assert!(img.gaussian(0.0).is_err());
     }
 

@@ -45,7 +45,12 @@ impl Image {
                 data.push(f(r, c));
             }
         }
-        Image { width, height, bit_depth, data }
+        Image {
+            width,
+            height,
+            bit_depth,
+            data,
+        }
     }
 
     /// Whether values are integers (8- or 16-bit as loaded).
@@ -71,7 +76,11 @@ impl Image {
 impl Mask {
     /// An all-background mask.
     pub fn new(width: u32, height: u32) -> Mask {
-        Mask { width, height, data: vec![false; (width * height) as usize] }
+        Mask {
+            width,
+            height,
+            data: vec![false; (width * height) as usize],
+        }
     }
 
     /// Number of foreground pixels.
@@ -88,6 +97,10 @@ impl Labels {
 
     /// Foreground of all objects.
     pub fn mask(&self) -> Mask {
-        Mask { width: self.width, height: self.height, data: self.data.iter().map(|&l| l > 0).collect() }
+        Mask {
+            width: self.width,
+            height: self.height,
+            data: self.data.iter().map(|&l| l > 0).collect(),
+        }
     }
 }

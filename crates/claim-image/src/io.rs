@@ -6,67 +6,121 @@ use image::{DynamicImage, ImageBuffer, Luma, Rgb};
 use std::path::Path;
 
 fn file_error(path: &Path, detail: impl ToString) -> Error {
-    Error::File { path: path.to_path_buf(), detail: detail.to_string() }
+    Error::File {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
 }
 
 /// Load an 8- or 16-bit grayscale PNG or TIFF (first page of a multi-page TIFF). Colour images are
 /// converted to luminance (with a note on stderr).
 pub fn load_image(path: &Path) -> Result<Image> {
     let reader = image::ImageReader::open(path).map_err(|e| file_error(path, e))?;
-    let reader = reader.with_guessed_format().map_err(|e| file_error(path, e))?;
-    let decoded = reader.decode().map_err(|e| file_error(path, format!("cannot decode: {e}")))?;
+    let reader = reader
+        .with_guessed_format()
+        .map_err(|e| file_error(path, e))?;
+    let decoded = reader
+        .decode()
+        .map_err(|e| file_error(path, format!("cannot decode: {e}")))?;
     let (width, height) = (decoded.width(), decoded.height());
     let (bit_depth, data): (u8, Vec<f32>) = match decoded {
         DynamicImage::ImageLuma8(b) => (8, b.into_raw().into_iter().map(f32::from).collect()),
         DynamicImage::ImageLuma16(b) => (16, b.into_raw().into_iter().map(f32::from).collect()),
         other => {
-            eprintln!("note: {} is not grayscale; using its luminance", path.display());
+            eprintln!(
+                "note: {} is not grayscale; using its luminance",
+                path.display()
+            );
             if other.color().bytes_per_pixel() / other.color().channel_count().max(1) >= 2 {
-                (16, other.to_luma16().into_raw().into_iter().map(f32::from).collect())
+                (
+                    16,
+                    other
+                        .to_luma16()
+                        .into_raw()
+                        .into_iter()
+                        .map(f32::from)
+                        .collect(),
+                )
             } else {
-                (8, other.to_luma8().into_raw().into_iter().map(f32::from).collect())
+                (
+                    8,
+                    other
+                        .to_luma8()
+                        .into_raw()
+                        .into_iter()
+                        .map(f32::from)
+                        .collect(),
+                )
             }
         }
     };
-    Ok(Image { width, height, bit_depth, data })
+    Ok(Image {
+        width,
+        height,
+        bit_depth,
+        data,
+    })
 }
 
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if !matches!(ext.as_str(), "png" | "tif" | "tiff") {
-        return Err(file_error(path, "unsupported format: use .png, .tif or .tiff"));
+        return Err(file_error(
+            path,
+            "unsupported format: use .png, .tif or .tiff",
+        ));
     }
     // Write next to the target and rename, so readers never see a half-written image.
     let tmp = path.with_extension(format!("{ext}.{}.tmp", std::process::id()));
-    let format = if ext == "png" { image::ImageFormat::Png } else { image::ImageFormat::Tiff };
-    buffer.save_with_format(&tmp, format).map_err(|e| file_error(path, e))?;
+    let format = if ext == "png" {
+        image::ImageFormat::Png
+    } else {
+        image::ImageFormat::Tiff
+    };
+    buffer
+        .save_with_format(&tmp, format)
+        .map_err(|e| file_error(path, e))?;
     std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
 }
 
 /// Save an image as 16-bit (values clamped to 0..=65535).
 pub fn save_image_u16(img: &Image, path: &Path) -> Result<()> {
-    let data = img.data.iter().map(|&v| v.round().clamp(0.0, 65535.0) as u16).collect();
-    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(img.width, img.height, data).expect("size matches");
+    let data = img
+        .data
+        .iter()
+        .map(|&v| v.round().clamp(0.0, 65535.0) as u16)
+        .collect();
+    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(img.width, img.height, data)
+        .expect("size matches");
     save(DynamicImage::ImageLuma16(buffer), path)
 }
 
 /// Save a mask as 8-bit 0/255.
 pub fn save_mask(mask: &Mask, path: &Path) -> Result<()> {
     let data = mask.data.iter().map(|&b| if b { 255 } else { 0 }).collect();
-    let buffer = ImageBuffer::<Luma<u8>, Vec<u8>>::from_raw(mask.width, mask.height, data).expect("size matches");
+    let buffer = ImageBuffer::<Luma<u8>, Vec<u8>>::from_raw(mask.width, mask.height, data)
+        .expect("size matches");
     save(DynamicImage::ImageLuma8(buffer), path)
 }
 
 /// Save labels as a 16-bit image (more than 65535 objects is an error).
 pub fn save_labels(labels: &Labels, path: &Path) -> Result<()> {
     if labels.count() > u16::MAX as u32 {
-        return Err(file_error(path, "more than 65535 labels do not fit a 16-bit image"));
+        return Err(file_error(
+            path,
+            "more than 65535 labels do not fit a 16-bit image",
+        ));
     }
     let data = labels.data.iter().map(|&l| l as u16).collect();
-    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(labels.width, labels.height, data).expect("size matches");
+    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(labels.width, labels.height, data)
+        .expect("size matches");
     save(DynamicImage::ImageLuma16(buffer), path)
 }
 
@@ -74,7 +128,9 @@ pub fn save_labels(labels: &Labels, path: &Path) -> Result<()> {
 /// its own colour.
 pub fn save_overlay(img: &Image, labels: &Labels, path: &Path) -> Result<()> {
     if (img.width, img.height) != (labels.width, labels.height) {
-        return Err(Error::Argument("save_overlay: image and labels differ in size".into()));
+        return Err(Error::Argument(
+            "save_overlay: image and labels differ in size".into(),
+        ));
     }
     let mut sorted = img.data.clone();
     sorted.sort_by(f32::total_cmp);
@@ -89,7 +145,11 @@ pub fn save_overlay(img: &Image, labels: &Labels, path: &Path) -> Result<()> {
             let edge = l > 0
                 && [(-1, 0), (1, 0), (0, -1), (0, 1)].iter().any(|&(dr, dc)| {
                     let (rr, cc) = (r + dr, c + dc);
-                    rr < 0 || cc < 0 || rr >= h || cc >= w || labels.data[(rr * w + cc) as usize] != l
+                    rr < 0
+                        || cc < 0
+                        || rr >= h
+                        || cc >= w
+                        || labels.data[(rr * w + cc) as usize] != l
                 });
             let pixel = if edge {
                 let hue = (l.wrapping_mul(2654435761) >> 8) as f32 / 16777216.0;

@@ -13,8 +13,16 @@ impl Mask {
             self.data.iter().map(|&b| b as u8).collect(),
         )
         .expect("mask size matches");
-        let conn = if connectivity == 4 { Connectivity::Four } else { Connectivity::Eight };
+        let conn = if connectivity == 4 {
+            Connectivity::Four
+        } else {
+            Connectivity::Eight
+        };
         let labelled = connected_components(&gray, conn, Luma([0u8]));
-        Labels { width: self.width, height: self.height, data: labelled.into_raw() }
+        Labels {
+            width: self.width,
+            height: self.height,
+            data: labelled.into_raw(),
+        }
     }
 }

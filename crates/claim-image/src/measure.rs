@@ -108,7 +108,11 @@ fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionP
     let diff = (((a - c) / 2.0).powi(2) + b * b).sqrt();
     let (l1, l2) = (mid + diff, (mid - diff).max(0.0));
     let orientation = if a - c == 0.0 {
-        if b < 0.0 { -std::f64::consts::FRAC_PI_4 } else { std::f64::consts::FRAC_PI_4 }
+        if b < 0.0 {
+            -std::f64::consts::FRAC_PI_4
+        } else {
+            std::f64::consts::FRAC_PI_4
+        }
     } else {
         0.5 * (-2.0 * b).atan2(c - a)
     };
@@ -125,7 +129,11 @@ fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionP
         intensity_min: min_i,
         intensity_max: max_i,
         perimeter: perimeter(label, px, labels),
-        eccentricity: if l1 > 0.0 { (1.0 - l2 / l1).sqrt() } else { 0.0 },
+        eccentricity: if l1 > 0.0 {
+            (1.0 - l2 / l1).sqrt()
+        } else {
+            0.0
+        },
         axis_major_length: 4.0 * l1.sqrt(),
         axis_minor_length: 4.0 * l2.sqrt(),
         orientation,
@@ -138,7 +146,9 @@ fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionP
 /// classified by the pattern of their border neighbours and weighted 1, √2 or (1+√2)/2.
 fn perimeter(label: u32, px: &[(u32, u32)], labels: &Labels) -> f64 {
     let (w, h) = (labels.width as i64, labels.height as i64);
-    let is = |r: i64, c: i64| r >= 0 && c >= 0 && r < h && c < w && labels.data[(r * w + c) as usize] == label;
+    let is = |r: i64, c: i64| {
+        r >= 0 && c >= 0 && r < h && c < w && labels.data[(r * w + c) as usize] == label
+    };
     let border = |r: i64, c: i64| {
         is(r, c) && !(is(r - 1, c) && is(r + 1, c) && is(r, c - 1) && is(r, c + 1))
     };
@@ -182,8 +192,12 @@ fn convex_area(px: &[(u32, u32)]) -> f64 {
     if hull.len() < 3 {
         return px.len() as f64;
     }
-    let (min_r, max_r) = px.iter().fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-    let (min_c, max_c) = px.iter().fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (min_r, max_r) = px
+        .iter()
+        .fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (min_c, max_c) = px
+        .iter()
+        .fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let mut count = 0usize;
     for r in min_r..=max_r {
         for c in min_c..=max_c {
@@ -203,10 +217,15 @@ fn convex_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut hull: Vec<(f64, f64)> = Vec::new();
     for pass in 0..2 {
         let start = hull.len();
-        let iter: Box<dyn Iterator<Item = &(f64, f64)>> =
-            if pass == 0 { Box::new(pts.iter()) } else { Box::new(pts.iter().rev()) };
+        let iter: Box<dyn Iterator<Item = &(f64, f64)>> = if pass == 0 {
+            Box::new(pts.iter())
+        } else {
+            Box::new(pts.iter().rev())
+        };
         for &p in iter {
-            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+            {
                 hull.pop();
             }
             hull.push(p);
@@ -227,7 +246,12 @@ mod tests {
 
     fn labels_of(w: u32, h: u32, f: impl Fn(u32, u32) -> bool) -> Labels {
         let img = Image::from_fn(w, h, 8, |r, c| f(r, c) as u8 as f32);
-        Mask { width: w, height: h, data: img.data.iter().map(|&v| v > 0.0).collect() }.label(8)
+        Mask {
+            width: w,
+            height: h,
+            data: img.data.iter().map(|&v| v > 0.0).collect(),
+        }
+        .label(8)
     }
 
     fn flat(w: u32, h: u32) -> Image {
@@ -240,7 +264,15 @@ mod tests {
         let p = &measure(&labels, &flat(20, 20)).unwrap()[0];
         assert_eq!(p.area, 40.0);
         assert_eq!((p.centroid_row, p.centroid_col), (6.5, 7.5));
-        assert_eq!((p.bbox_min_row, p.bbox_min_col, p.bbox_max_row, p.bbox_max_col), (5, 3, 9, 13));
+        assert_eq!(
+            (
+                p.bbox_min_row,
+                p.bbox_min_col,
+                p.bbox_max_row,
+                p.bbox_max_col
+            ),
+            (5, 3, 9, 13)
+        );
         assert_eq!((p.intensity_min, p.intensity_max), (503.0, 812.0));
         assert_eq!(p.intensity_mean, 657.5);
         assert_eq!(p.solidity, 1.0);
@@ -254,14 +286,23 @@ mod tests {
 
     #[test]
     fn filled_disk() {
-        let labels = labels_of(41, 41, |r, c| (r as i32 - 20).pow(2) + (c as i32 - 20).pow(2) <= 100);
+        let labels = labels_of(41, 41, |r, c| {
+            (r as i32 - 20).pow(2) + (c as i32 - 20).pow(2) <= 100
+        });
         let p = &measure(&labels, &flat(41, 41)).unwrap()[0];
         assert_eq!(p.area, 317.0);
         assert_eq!((p.centroid_row, p.centroid_col), (20.0, 20.0));
         assert!(p.eccentricity < 1e-9);
-        assert!((p.equivalent_diameter_area - (4.0 * 317.0 / std::f64::consts::PI).sqrt()).abs() < 1e-12);
+        assert!(
+            (p.equivalent_diameter_area - (4.0 * 317.0 / std::f64::consts::PI).sqrt()).abs()
+                < 1e-12
+        );
         assert!(p.solidity > 0.95 && p.solidity <= 1.0);
-        assert!((p.perimeter - 2.0 * std::f64::consts::PI * 10.0).abs() < 4.0, "{}", p.perimeter);
+        assert!(
+            (p.perimeter - 2.0 * std::f64::consts::PI * 10.0).abs() < 4.0,
+            "{}",
+            p.perimeter
+        );
     }
 
     #[test]
@@ -277,8 +318,16 @@ mod tests {
         let p = &measure(&labels, &flat(61, 61)).unwrap()[0];
         // scikit-image measures from the row axis, counter-clockwise in (row, col): -π/4 here.
         assert!((p.orientation + t).abs() < 0.02, "{}", p.orientation);
-        assert!((p.axis_major_length - 24.0).abs() < 1.0, "{}", p.axis_major_length);
-        assert!((p.axis_minor_length - 10.0).abs() < 1.0, "{}", p.axis_minor_length);
+        assert!(
+            (p.axis_major_length - 24.0).abs() < 1.0,
+            "{}",
+            p.axis_major_length
+        );
+        assert!(
+            (p.axis_minor_length - 10.0).abs() < 1.0,
+            "{}",
+            p.axis_minor_length
+        );
         assert!(p.eccentricity > 0.85);
     }
 
@@ -287,10 +336,19 @@ mod tests {
         let labels = labels_of(10, 10, |r, c| (r < 3 && c < 2) || (r == 7 && c == 7));
         let props = measure(&labels, &flat(10, 10)).unwrap();
         assert_eq!(props.len(), 2);
-        assert_eq!((props[0].bbox_min_row, props[0].bbox_min_col, props[0].area), (0, 0, 6.0));
+        assert_eq!(
+            (props[0].bbox_min_row, props[0].bbox_min_col, props[0].area),
+            (0, 0, 6.0)
+        );
         let dot = &props[1];
-        assert_eq!((dot.area, dot.centroid_row, dot.centroid_col), (1.0, 7.0, 7.0));
-        assert_eq!((dot.eccentricity, dot.axis_major_length, dot.perimeter), (0.0, 0.0, 0.0));
+        assert_eq!(
+            (dot.area, dot.centroid_row, dot.centroid_col),
+            (1.0, 7.0, 7.0)
+        );
+        assert_eq!(
+            (dot.eccentricity, dot.axis_major_length, dot.perimeter),
+            (0.0, 0.0, 0.0)
+        );
         assert_eq!(dot.intensity_mean, 707.0);
     }
 

@@ -21,7 +21,11 @@ pub struct WatershedOptions {
 impl Default for WatershedOptions {
     /// Defaults for fluorescence nuclei 10–30 px across.
     fn default() -> Self {
-        WatershedOptions { sigma: 1.0, min_distance: 3.0, h: 1.5 }
+        WatershedOptions {
+            sigma: 1.0,
+            min_distance: 2.0,
+            h: 0.1,
+        }
     }
 }
 
@@ -40,15 +44,21 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.priority.total_cmp(&other.priority).then(other.order.cmp(&self.order))
+        self.priority
+            .total_cmp(&other.priority)
+            .then(other.order.cmp(&self.order))
     }
 }
 
 /// Split the objects of `mask` along the valleys of their distance transform.
 pub fn watershed(mask: &Mask, options: &WatershedOptions) -> Labels {
     let (w, h) = (mask.width as usize, mask.height as usize);
-    let background = GrayImage::from_raw(mask.width, mask.height, mask.data.iter().map(|&b| (!b) as u8).collect())
-        .expect("mask size matches");
+    let background = GrayImage::from_raw(
+        mask.width,
+        mask.height,
+        mask.data.iter().map(|&b| (!b) as u8).collect(),
+    )
+    .expect("mask size matches");
     let squared = imageproc::distance_transform::euclidean_squared_distance_transform(&background);
     let mut dist = Image {
         width: mask.width,
@@ -72,10 +82,13 @@ pub fn watershed(mask: &Mask, options: &WatershedOptions) -> Labels {
 
 fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
     let (r, c) = ((i / w) as i64, (i % w) as i64);
-    (-1..=1i64).flat_map(move |dr| (-1..=1i64).map(move |dc| (dr, dc))).filter_map(move |(dr, dc)| {
-        let (rr, cc) = (r + dr, c + dc);
-        ((dr, dc) != (0, 0) && rr >= 0 && cc >= 0 && rr < h as i64 && cc < w as i64).then(|| rr as usize * w + cc as usize)
-    })
+    (-1..=1i64)
+        .flat_map(move |dr| (-1..=1i64).map(move |dc| (dr, dc)))
+        .filter_map(move |(dr, dc)| {
+            let (rr, cc) = (r + dr, c + dc);
+            ((dr, dc) != (0, 0) && rr >= 0 && cc >= 0 && rr < h as i64 && cc < w as i64)
+                .then(|| rr as usize * w + cc as usize)
+        })
 }
 
 /// Markers = regional maxima that survive an h-maxima test: flood from the highest pixels down
@@ -116,7 +129,11 @@ fn h_maxima(dist: &[f32], inside: &[bool], w: usize, h: usize, o: &WatershedOpti
     // Each kept basin root, plus the root of every final component, seeds a marker at its peak.
     let mut markers = vec![0u32; w * h];
     let mut next = 0u32;
-    let mut roots: Vec<usize> = order.iter().copied().filter(|&i| kept[i] || find(&mut parent, i) == i).collect();
+    let mut roots: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| kept[i] || find(&mut parent, i) == i)
+        .collect();
     roots.sort_unstable();
     roots.dedup();
     for root in roots {
@@ -126,12 +143,23 @@ fn h_maxima(dist: &[f32], inside: &[bool], w: usize, h: usize, o: &WatershedOpti
     markers
 }
 
-fn flood(dist: &[f32], inside: &[bool], mut labels: Vec<u32>, w: usize, h: usize, mask: &Mask) -> Labels {
+fn flood(
+    dist: &[f32],
+    inside: &[bool],
+    mut labels: Vec<u32>,
+    w: usize,
+    h: usize,
+    mask: &Mask,
+) -> Labels {
     let mut heap = BinaryHeap::new();
     let mut order = 0u64;
     for i in 0..w * h {
         if labels[i] > 0 {
-            heap.push(Entry { priority: dist[i], order, index: i });
+            heap.push(Entry {
+                priority: dist[i],
+                order,
+                index: i,
+            });
             order += 1;
         }
     }
@@ -141,11 +169,19 @@ fn flood(dist: &[f32], inside: &[bool], mut labels: Vec<u32>, w: usize, h: usize
             if inside[j] && labels[j] == 0 {
                 labels[j] = label;
                 order += 1;
-                heap.push(Entry { priority: dist[j], order, index: j });
+                heap.push(Entry {
+                    priority: dist[j],
+                    order,
+                    index: j,
+                });
             }
         }
     }
-    Labels { width: mask.width, height: mask.height, data: labels }
+    Labels {
+        width: mask.width,
+        height: mask.height,
+        data: labels,
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +190,9 @@ mod tests {
 
     fn disks(centres: &[(f32, f32)], r: f32) -> Mask {
         Image::from_fn(80, 80, 8, |y, x| {
-            let inside = centres.iter().any(|&(cy, cx)| (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2) <= r * r);
+            let inside = centres
+                .iter()
+                .any(|&(cy, cx)| (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2) <= r * r);
             inside as u8 as f32
         })
         .threshold(0.5)

@@ -103,8 +103,20 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     );
     let w = worker.clone();
     engine.register_fn("all_done", move |items: Array| -> R<bool> {
+        let keys: Vec<String> = items.iter().map(|d| d.to_string()).collect();
+        let list = list_name(&keys);
+        // Items walked with claimed(...) are recorded per block; others one file each.
+        if w.ledger
+            .lists()
+            .map_err(ledger_error)?
+            .iter()
+            .any(|l| l.name == list)
+        {
+            let (done, _) = w.ledger.list_progress(&list).map_err(ledger_error)?;
+            return Ok(done == keys.len() as u64);
+        }
         w.ledger.refresh().map_err(ledger_error)?;
-        Ok(items.iter().all(|item| w.ledger.is_done(&item.to_string())))
+        Ok(keys.iter().all(|key| w.ledger.is_done(key)))
     });
 }
 

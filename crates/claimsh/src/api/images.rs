@@ -1,10 +1,194 @@
-//! Images (filled in by the claim-image binding).
+//! Images: load, filter, threshold, clean up, label, watershed, measure, save (claim-image).
 
-use super::FnDoc;
+use super::{FnDoc, script_error};
 use crate::worker::Worker;
-use rhai::Engine;
+use claim_image::{Image, Labels, Mask, WatershedOptions};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use std::sync::Arc;
 
-pub const DOCS: &[FnDoc] = &[];
+pub const DOCS: &[FnDoc] = &[
+    FnDoc {
+        signature: "load_image(path: String) -> Image",
+        about: "Load an 8/16-bit grayscale PNG or TIFF (colour → luminance).",
+    },
+    FnDoc {
+        signature: "img.width / img.height / img.bit_depth -> int",
+        about: "Image size and bit depth (32 once filtered).",
+    },
+    FnDoc {
+        signature: "save_image(x: Image|Mask|Labels, path: String)",
+        about: "Save as PNG/TIFF: images 16-bit, masks 0/255, labels 16-bit.",
+    },
+    FnDoc {
+        signature: "gaussian(img: Image, sigma: float) -> Image",
+        about: "Gaussian blur (floating-point result).",
+    },
+    FnDoc {
+        signature: "median(img: Image, radius: int) -> Image",
+        about: "Median filter over a square window.",
+    },
+    FnDoc {
+        signature: "otsu(img: Image) -> float",
+        about: "Otsu threshold in the image's units (scikit-image threshold_otsu).",
+    },
+    FnDoc {
+        signature: "threshold(img: Image, t: float) -> Mask",
+        about: "Pixels strictly above t.",
+    },
+    FnDoc {
+        signature: "open(mask, r) / close(mask, r) / erode(mask, r) / dilate(mask, r) -> Mask",
+        about: "Morphology with a disk of radius r.",
+    },
+    FnDoc {
+        signature: "fill_holes(mask: Mask) -> Mask",
+        about: "Fill enclosed background.",
+    },
+    FnDoc {
+        signature: "remove_small(mask: Mask, min_area: int) -> Mask",
+        about: "Drop objects smaller than min_area pixels.",
+    },
+    FnDoc {
+        signature: "clear_border(mask: Mask) -> Mask",
+        about: "Drop objects touching the border.",
+    },
+    FnDoc {
+        signature: "label(mask: Mask) -> Labels / label(mask, 4)",
+        about: "Connected components (8- or 4-connectivity).",
+    },
+    FnDoc {
+        signature: "labels.count -> int",
+        about: "Number of objects.",
+    },
+    FnDoc {
+        signature: "watershed(mask: Mask) -> Labels / watershed(mask, #{sigma, min_distance, h})",
+        about: "Split touching round objects (distance transform, h-maxima markers).",
+    },
+    FnDoc {
+        signature: "measure(labels: Labels, img: Image) -> Array",
+        about: "One map per object with scikit-image regionprops definitions.",
+    },
+    FnDoc {
+        signature: "save_overlay(img: Image, labels: Labels, path: String)",
+        about: "PNG of the contrast-stretched image with coloured object outlines.",
+    },
+];
 
-pub fn register(_engine: &mut Engine, _worker: &Arc<Worker>) {}
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+fn err(e: claim_image::Error) -> Box<EvalAltResult> {
+    script_error(e.to_string())
+}
+
+pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
+    engine.register_type_with_name::<Image>("Image");
+    engine.register_type_with_name::<Mask>("Mask");
+    engine.register_type_with_name::<Labels>("Labels");
+    engine.register_get("width", |i: &mut Image| i.width as i64);
+    engine.register_get("height", |i: &mut Image| i.height as i64);
+    engine.register_get("bit_depth", |i: &mut Image| i.bit_depth as i64);
+    engine.register_get("count", |l: &mut Labels| l.count() as i64);
+    engine.register_get("area", |m: &mut Mask| m.area() as i64);
+    let w = worker.clone();
+    engine.register_fn("load_image", move |path: &str| -> R<Image> {
+        claim_image::load_image(&w.resolve(path)).map_err(err)
+    });
+    let w = worker.clone();
+    engine.register_fn("save_image", move |x: Image, path: &str| -> R<()> {
+        claim_image::save_image_u16(&x, &w.resolve(path)).map_err(err)
+    });
+    let w = worker.clone();
+    engine.register_fn("save_image", move |x: Mask, path: &str| -> R<()> {
+        claim_image::save_mask(&x, &w.resolve(path)).map_err(err)
+    });
+    let w = worker.clone();
+    engine.register_fn("save_image", move |x: Labels, path: &str| -> R<()> {
+        claim_image::save_labels(&x, &w.resolve(path)).map_err(err)
+    });
+    engine.register_fn("gaussian", |i: &mut Image, sigma: f64| -> R<Image> {
+        i.gaussian(sigma).map_err(err)
+    });
+    engine.register_fn("gaussian", |i: &mut Image, sigma: i64| -> R<Image> {
+        i.gaussian(sigma as f64).map_err(err)
+    });
+    engine.register_fn("median", |i: &mut Image, radius: i64| -> R<Image> {
+        i.median(u32::try_from(radius).unwrap_or(0)).map_err(err)
+    });
+    engine.register_fn("otsu", |i: &mut Image| claim_image::otsu(i));
+    engine.register_fn("threshold", |i: &mut Image, t: f64| i.threshold(t));
+    engine.register_fn("threshold", |i: &mut Image, t: i64| i.threshold(t as f64));
+    engine.register_fn("open", |m: &mut Mask, r: i64| -> R<Mask> {
+        m.open(r).map_err(err)
+    });
+    engine.register_fn("close", |m: &mut Mask, r: i64| -> R<Mask> {
+        m.close(r).map_err(err)
+    });
+    engine.register_fn("erode", |m: &mut Mask, r: i64| -> R<Mask> {
+        m.erode(r).map_err(err)
+    });
+    engine.register_fn("dilate", |m: &mut Mask, r: i64| -> R<Mask> {
+        m.dilate(r).map_err(err)
+    });
+    engine.register_fn("fill_holes", |m: &mut Mask| m.fill_holes());
+    engine.register_fn("remove_small", |m: &mut Mask, a: i64| {
+        m.remove_small(a.max(0) as usize)
+    });
+    engine.register_fn("clear_border", |m: &mut Mask| m.clear_border());
+    engine.register_fn("label", |m: &mut Mask| m.label(8));
+    engine.register_fn("label", |m: &mut Mask, conn: i64| -> R<Labels> {
+        match conn {
+            4 | 8 => Ok(m.label(conn as u8)),
+            _ => Err(script_error(format!(
+                "label: connectivity must be 4 or 8, got {conn}"
+            ))),
+        }
+    });
+    engine.register_fn("watershed", |m: &mut Mask| {
+        claim_image::watershed(m, &WatershedOptions::default())
+    });
+    engine.register_fn("watershed", |m: &mut Mask, o: Map| -> R<Labels> {
+        let mut options = WatershedOptions::default();
+        for (key, value) in o {
+            let v = value
+                .as_float()
+                .or_else(|_| value.as_int().map(|i| i as f64))
+                .map_err(|_| script_error(format!("watershed option {key} must be a number")))?;
+            match key.as_str() {
+                "sigma" => options.sigma = v,
+                "min_distance" => options.min_distance = v,
+                "h" => options.h = v,
+                other => {
+                    return Err(script_error(format!(
+                        "unknown watershed option {other:?} (use sigma, min_distance, h)"
+                    )));
+                }
+            }
+        }
+        Ok(claim_image::watershed(m, &options))
+    });
+    engine.register_fn("measure", |l: &mut Labels, i: Image| -> R<Array> {
+        let props = claim_image::measure(l, &i).map_err(err)?;
+        Ok(props
+            .iter()
+            .map(|p| {
+                let mut map = Map::new();
+                for (name, value) in p.fields() {
+                    let v = if value.fract() == 0.0 && (name == "label" || name.starts_with("bbox"))
+                    {
+                        Dynamic::from(value as i64)
+                    } else {
+                        Dynamic::from(value)
+                    };
+                    map.insert(name.into(), v);
+                }
+                Dynamic::from(map)
+            })
+            .collect())
+    });
+    let w = worker.clone();
+    engine.register_fn(
+        "save_overlay",
+        move |i: &mut Image, l: Labels, path: &str| -> R<()> {
+            claim_image::save_overlay(i, &l, &w.resolve(path)).map_err(err)
+        },
+    );
+}
