@@ -1,0 +1,418 @@
+//! The real binary, run as users run it: several processes and hosts racing over one state
+//! directory, failures with positions, compile errors, Ctrl-C, status, cleanup, logs, and the
+//! main example's accuracy against the bundled ground truth.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn claimsh() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_claimsh"))
+}
+
+fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
+    claimsh()
+        .current_dir(dir)
+        .env("CLAIMSH_HOST", host)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn status_json(dir: &Path, script: &str) -> serde_json::Value {
+    let out = run_in(dir, "checker", &["status", script, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Each worker appends what it processed to its own file; the union must have no duplicates and
+/// no gaps.
+const RECORDING: &str = r#"
+let items = [];
+for i in 0..3000 { items.push(`item-${i}`); }
+let mine = [];
+FORM
+write_text(`rec/${host()}-${worker_id()}-${timestamp().elapsed}.txt`, mine.reduce(|s, x| s + x + "\n", ""));
+"#;
+
+fn every_item_exactly_once(form: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "job.rhai", &RECORDING.replace("FORM", form));
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            claimsh()
+                .current_dir(dir.path())
+                .env("CLAIMSH_HOST", format!("node{i}"))
+                .args(["job.rhai", "--jobs", "2", "-q"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let mut all = Vec::new();
+    let mut hosts = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir.path().join("rec")).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read_to_string(&path).unwrap();
+        if !body.trim().is_empty() {
+            hosts.insert(
+                path.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .split('-')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        all.extend(body.lines().map(str::to_string));
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "an item was processed twice");
+    assert_eq!(n, 3000, "items were missed");
+    assert!(
+        hosts.len() >= 2,
+        "work did not spread over hosts: {hosts:?}"
+    );
+    let status = status_json(dir.path(), "job.rhai");
+    assert_eq!(status["failed"], 0);
+    assert_eq!(status["running"], 0);
+}
+
+#[test]
+fn three_hosts_with_two_jobs_each_do_every_claimed_item_once() {
+    every_item_exactly_once("for k in items { if claim(k) { mine.push(k); done(k); } }");
+}
+
+#[test]
+fn three_hosts_with_two_jobs_each_do_every_list_item_once() {
+    every_item_exactly_once("for k in claimed(items) { mine.push(k); done(k); }");
+}
+
+#[test]
+fn a_script_error_fails_that_item_with_its_position_and_the_rest_get_done() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "job.rhai",
+        "for k in claimed([\"a\", \"b\", \"c\", \"d\"]) {\n    if k == \"c\" {\n        let x = 1 / 0;\n    }\n    done(k);\n}\n",
+    );
+    let out = run_in(dir.path(), "h", &["job.rhai", "-j", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let status = status_json(dir.path(), "job.rhai");
+    assert_eq!(
+        (status["done"].as_u64(), status["failed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let reason = status["failures"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.starts_with("job.rhai:3:"), "{reason}");
+    // The plain claim() form too.
+    script(
+        dir.path(),
+        "two.rhai",
+        "for k in [\"x\", \"y\"] {\n  if claim(k) {\n    if k == \"x\" { throw \"broken\"; }\n    done(k);\n  }\n}\n",
+    );
+    let out = run_in(dir.path(), "h", &["two.rhai", "-j", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let status = status_json(dir.path(), "two.rhai");
+    assert_eq!(
+        (status["done"].as_u64(), status["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        status["failures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("two.rhai:3:")
+    );
+}
+
+#[test]
+fn an_error_outside_any_item_stops_with_its_position_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "job.rhai",
+        "let a = 1;\nlet b = undefined_thing;\n",
+    );
+    let out = run_in(dir.path(), "h", &["job.rhai", "-j", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("job.rhai:2:9"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_reports_a_syntax_error_as_file_line_col_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "bad.rhai", "let x = 1;\nlet y = (2 + ;\n");
+    let out = run_in(dir.path(), "h", &["check", "bad.rhai"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("bad.rhai:2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let missing = run_in(dir.path(), "h", &["nothing-here.rhai"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("nothing-here.rhai"));
+}
+
+#[test]
+fn ctrl_c_releases_held_claims_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "job.rhai",
+        "if claim(\"slow\") {\n  write_text(\"started\", \"\");\n  loop { sleep(0.05); }\n}\n",
+    );
+    let mut child = claimsh()
+        .current_dir(dir.path())
+        .env("CLAIMSH_HOST", "h")
+        .args(["job.rhai", "-j", "1", "-q"])
+        .spawn()
+        .unwrap();
+    let started = dir.path().join("started");
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed().as_secs() < 30, "script never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let status = status_json(dir.path(), "job.rhai");
+    assert_eq!(
+        (
+            status["running"].as_u64(),
+            status["done"].as_u64(),
+            status["failed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+}
+
+#[test]
+fn status_json_and_cleanup_cover_done_running_stale_and_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    // done: a, failed: b, stale: c (held by a process that has exited), running: d.
+    script(
+        dir.path(),
+        "seed.rhai",
+        "if claim(\"a\") { done(\"a\"); }\nif claim(\"b\") { fail(\"b\", \"bad input\"); }\nclaim(\"c\");\n",
+    );
+    // Leave c claimed: kill -9 the process while it holds c.
+    script(
+        dir.path(),
+        "hold.rhai",
+        "if claim(\"c\") { write_text(\"held\", \"\"); loop { sleep(0.05); } }\n",
+    );
+    run_in(
+        dir.path(),
+        "h",
+        &["seed.rhai", "--state", "st", "-j", "1", "-q"],
+    );
+    let mut holder = claimsh()
+        .current_dir(dir.path())
+        .env("CLAIMSH_HOST", "h")
+        .args(["hold.rhai", "--state", "st", "-j", "1", "-q"])
+        .spawn()
+        .unwrap();
+    while !dir.path().join("held").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    script(
+        dir.path(),
+        "run.rhai",
+        "if claim(\"d\") { write_text(\"running\", \"\"); loop { sleep(0.05); } }\n",
+    );
+    let mut runner = claimsh()
+        .current_dir(dir.path())
+        .env("CLAIMSH_HOST", "h")
+        .args(["run.rhai", "--state", "st", "-j", "1", "-q"])
+        .spawn()
+        .unwrap();
+    while !dir.path().join("running").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = run_in(dir.path(), "h", &["status", "--state", "st", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            s["done"].as_u64(),
+            s["running"].as_u64(),
+            s["stale"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1), Some(1)),
+        "{s}"
+    );
+    assert!(s["total"].is_null() && s["pending"].is_null());
+    assert_eq!(s["failures"][0]["reason"], "bad input");
+    let out = run_in(dir.path(), "h", &["cleanup", "--state", "st", "--failed"]);
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("stale claim c") && printed.contains("failure record b"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(" d"),
+        "a live claim was removed: {printed}"
+    );
+    let out = run_in(dir.path(), "h", &["status", "--state", "st", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            s["running"].as_u64(),
+            s["stale"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(1), Some(0), Some(0))
+    );
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+}
+
+#[test]
+fn logs_follow_an_item_across_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "job.rhai",
+        "for k in [\"p\", \"q\", \"r\", \"s\"] {\n  if claim(k) {\n    log(`working on ${k} at ${host()}`);\n    if k == \"r\" { fail(k, \"too dim\"); } else { done(k); }\n  }\n}\n",
+    );
+    let a = run_in(dir.path(), "alpha", &["job.rhai", "-j", "1", "-q"]);
+    let b = run_in(
+        dir.path(),
+        "beta",
+        &["job.rhai", "-j", "1", "-q", "--retry-failed"],
+    );
+    assert!(a.status.code().is_some() && b.status.code().is_some());
+    let out = run_in(dir.path(), "x", &["logs", "job.rhai", "r"]);
+    let lines = text(&out.stdout);
+    assert!(
+        lines.contains("claimed") && lines.contains("working on r at") && lines.contains("too dim"),
+        "{lines}"
+    );
+    assert!(lines.contains("host=alpha"), "{lines}");
+    let out = run_in(dir.path(), "x", &["logs", "job.rhai", "p"]);
+    let lines = text(&out.stdout);
+    assert!(
+        lines.contains("done") && lines.contains("working on p at alpha"),
+        "{lines}"
+    );
+    let list = text(&run_in(dir.path(), "x", &["logs", "job.rhai"]).stdout);
+    assert!(
+        list.contains("host alpha") && list.contains("host beta"),
+        "{list}"
+    );
+}
+
+#[test]
+fn api_lists_every_domain() {
+    let out = claimsh().arg("api").output().unwrap();
+    let text = text(&out.stdout);
+    for name in [
+        "claim(item",
+        "claimed(items",
+        "glob(pattern",
+        "write_csv(rows",
+        "watershed(mask",
+        "log(msg",
+        "once(name",
+    ] {
+        assert!(text.contains(name), "{name} missing from claimsh api");
+    }
+}
+
+#[test]
+fn the_main_example_finds_the_bundled_nuclei() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let work = tempfile::tempdir().unwrap();
+    // Run a copy of the example beside a link to the data, so the test writes nothing in the repo.
+    std::fs::create_dir_all(work.path().join("examples")).unwrap();
+    std::fs::copy(
+        root.join("examples/segment-nuclei.rhai"),
+        work.path().join("examples/segment-nuclei.rhai"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        std::fs::canonicalize(root.join("datasets")).unwrap(),
+        work.path().join("datasets"),
+    )
+    .unwrap();
+    let out = run_in(
+        work.path(),
+        "h",
+        &["examples/segment-nuclei.rhai", "-j", "2", "-q"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let results = work.path().join("results/nuclei");
+    let truth = csv::Reader::from_path(root.join("datasets/nuclei/truth/nuclei.csv"))
+        .unwrap()
+        .into_deserialize::<std::collections::HashMap<String, String>>();
+    let (mut tp, mut fn_, mut fp) = (0usize, 0usize, 0usize);
+    let mut by_image: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
+    for row in truth {
+        let row = row.unwrap();
+        by_image.entry(row["image"].clone()).or_default().push((
+            row["centroid_row"].parse().unwrap(),
+            row["centroid_col"].parse().unwrap(),
+        ));
+    }
+    for (image, nuclei) in &by_image {
+        let found: Vec<(f64, f64)> = csv::Reader::from_path(results.join(format!("{image}.csv")))
+            .unwrap()
+            .into_deserialize::<std::collections::HashMap<String, f64>>()
+            .map(|r| {
+                let r = r.unwrap();
+                (r["centroid_row"], r["centroid_col"])
+            })
+            .collect();
+        let mut used = vec![false; found.len()];
+        for &(r, c) in nuclei {
+            let best = found
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| !used[*j])
+                .map(|(j, &(fr, fc))| (j, ((fr - r).powi(2) + (fc - c).powi(2)).sqrt()))
+                .filter(|&(_, d)| d <= 3.0)
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match best {
+                Some((j, _)) => {
+                    used[j] = true;
+                    tp += 1
+                }
+                None => fn_ += 1,
+            }
+        }
+        fp += used.iter().filter(|u| !**u).count();
+        assert!(results.join(format!("{image}_overlay.png")).exists());
+    }
+    let f1 = 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64;
+    assert!(f1 >= 0.95, "F1 {f1:.3} (tp {tp}, fp {fp}, fn {fn_})");
+    let summary = std::fs::read_to_string(results.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), by_image.len() + 1, "{summary}");
+}
