@@ -1,1 +1,381 @@
-//! stub
+//! # claim-pool: local parallel execution on rayon
+//!
+//! Owns: running many tasks over the cores of one machine — ordered and unordered maps, a
+//! streaming map with a bound on tasks in flight, per-worker state built by an init function,
+//! chunking, error and panic capture with the failing item's index, halt policies, timeouts
+//! reported per task, and insights (tasks, busy time per worker). Does not own: claiming (a
+//! `claim-core` ledger drives `for_each_claimed`), progress drawing (the caller gets a callback).
+//!
+//! Nested use does not oversubscribe: a pool's workers are rayon threads, and a map started from
+//! inside a pool task runs on the same threads (rayon's work stealing), never on new ones.
+//!
+//! ```
+//! let pool = claim_pool::Pool::new(2);
+//! let squares = pool.map(&[1, 2, 3], |_, x| Ok::<_, String>(x * x)).unwrap();
+//! assert_eq!(squares, vec![1, 4, 9]);
+//! ```
+
+#![deny(missing_docs)]
+
+use rayon::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// When to stop taking new tasks after errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Halt {
+    /// Run every task whatever fails.
+    #[default]
+    Never,
+    /// Stop after the first error.
+    OnFirstError,
+    /// Stop after this many errors.
+    AfterErrors(usize),
+}
+
+/// A failed task: its index, what went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskError {
+    /// Position of the item in the input.
+    pub index: usize,
+    /// The task's error, or the panic message.
+    pub message: String,
+    /// Whether it was a panic.
+    pub panicked: bool,
+}
+
+/// Per-worker numbers for `--insights`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerInsight {
+    /// Tasks run.
+    pub tasks: usize,
+    /// Time inside tasks.
+    pub busy: Duration,
+    /// Time in the init function.
+    pub init: Duration,
+}
+
+/// Insights for a whole map.
+#[derive(Debug, Clone, Default)]
+pub struct Insights {
+    /// One entry per worker thread that ran tasks.
+    pub workers: Vec<WorkerInsight>,
+    /// The slowest tasks: (index, time).
+    pub slowest: Vec<(usize, Duration)>,
+    /// Wall time of the map.
+    pub wall: Duration,
+}
+
+/// A pool of N workers (N = cores by default). `Pool::new(1)` runs inline on the caller's
+/// thread, for debugging.
+pub struct Pool {
+    threads: usize,
+    rayon: Option<rayon::ThreadPool>,
+    halt: Halt,
+    chunk: Option<usize>,
+    timeout: Option<Duration>,
+}
+
+impl Pool {
+    /// A pool of `threads` workers (0 = available cores).
+    pub fn new(threads: usize) -> Pool {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        let rayon = (threads > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("claim-pool-{i}"))
+                .build()
+                .expect("build the rayon pool")
+        });
+        Pool { threads, rayon, halt: Halt::Never, chunk: None, timeout: None }
+    }
+
+    /// Number of workers.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Set the halt policy.
+    pub fn halt(mut self, halt: Halt) -> Self {
+        self.halt = halt;
+        self
+    }
+
+    /// Fix the chunk size (items handed to a worker at a time) instead of choosing it.
+    pub fn chunk_size(mut self, chunk: usize) -> Self {
+        self.chunk = Some(chunk.max(1));
+        self
+    }
+
+    /// Report tasks that run longer than `timeout` as timed out (their results are discarded;
+    /// a running task cannot be killed safely inside a thread).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn chunk_for(&self, n: usize) -> usize {
+        // About 4 chunks per worker balances load without per-item overhead on tiny tasks.
+        self.chunk.unwrap_or_else(|| (n / (self.threads * 4)).max(1))
+    }
+
+    /// Ordered map. `Err` holds every failed task (with its index); successes are dropped then.
+    pub fn map<T, R, E, F>(&self, items: &[T], f: F) -> Result<Vec<R>, Vec<TaskError>>
+    where
+        T: Sync,
+        R: Send,
+        E: std::fmt::Display,
+        F: Fn(usize, &T) -> Result<R, E> + Sync,
+    {
+        self.map_with_state(items, || (), |_, i, x| f(i, x)).map(|(out, _, _)| out)
+    }
+
+    /// Ordered map with per-worker state: `init` runs once per worker thread, and each task gets
+    /// that worker's state (MPIRE's `worker_init` + `worker_state`). Returns the results, every
+    /// worker's final state (apply an exit hook to them; MPIRE's `worker_exit`), and insights.
+    pub fn map_with_state<T, R, E, S, I, F>(
+        &self,
+        items: &[T],
+        init: I,
+        f: F,
+    ) -> Result<(Vec<R>, Vec<S>, Insights), Vec<TaskError>>
+    where
+        T: Sync,
+        R: Send,
+        E: std::fmt::Display,
+        S: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, usize, &T) -> Result<R, E> + Sync,
+    {
+        let started = Instant::now();
+        let errors = AtomicUsize::new(0);
+        let halted = AtomicBool::new(false);
+        let slots = self.threads.max(rayon::current_num_threads()) + 1;
+        let states: Vec<Mutex<Option<S>>> = (0..slots).map(|_| Mutex::new(None)).collect();
+        let insights: Vec<Mutex<WorkerInsight>> = (0..slots).map(|_| Mutex::default()).collect();
+        let timings = Mutex::new(Vec::<(usize, Duration)>::new());
+        let chunk = self.chunk_for(items.len());
+        let run_chunk = |(c, slice): (usize, &[T])| -> Vec<Result<R, TaskError>> {
+            let slot = rayon::current_thread_index().map_or(slots - 1, |i| i.min(slots - 2));
+            // Take the state out rather than hold its lock: a nested map inside a task may make
+            // this thread steal another chunk of this map (rayon), which must not deadlock.
+            let taken = states[slot].lock().unwrap_or_else(|e| e.into_inner()).take();
+            let mut me = WorkerInsight::default();
+            let mut owned = taken.unwrap_or_else(|| {
+                let t0 = Instant::now();
+                let s = init();
+                me.init += t0.elapsed();
+                s
+            });
+            let mut out = Vec::with_capacity(slice.len());
+            for (k, item) in slice.iter().enumerate() {
+                let index = c * chunk + k;
+                if halted.load(Ordering::Relaxed) {
+                    out.push(Err(TaskError { index, message: "not run: the pool halted".into(), panicked: false }));
+                    continue;
+                }
+                let t = Instant::now();
+                let result = run_one(&mut owned, index, item, &f);
+                let took = t.elapsed();
+                me.tasks += 1;
+                me.busy += took;
+                let result = match (result, self.timeout) {
+                    (Ok(_), Some(limit)) if took > limit => Err(TaskError {
+                        index,
+                        message: format!("timed out after {:.3}s (limit {:.3}s)", took.as_secs_f64(), limit.as_secs_f64()),
+                        panicked: false,
+                    }),
+                    (r, _) => r,
+                };
+                if result.is_err() {
+                    let n = errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    let stop = match self.halt {
+                        Halt::Never => false,
+                        Halt::OnFirstError => true,
+                        Halt::AfterErrors(max) => n >= max,
+                    };
+                    if stop {
+                        halted.store(true, Ordering::Relaxed);
+                    }
+                }
+                if took > Duration::from_micros(100) {
+                    timings.lock().unwrap_or_else(|e| e.into_inner()).push((index, took));
+                }
+                out.push(result);
+            }
+            let mut total = insights[slot].lock().unwrap_or_else(|e| e.into_inner());
+            total.tasks += me.tasks;
+            total.busy += me.busy;
+            total.init += me.init;
+            drop(total);
+            let mut back = states[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if back.is_none() {
+                *back = Some(owned);
+            }
+            out
+        };
+        let chunks: Vec<(usize, &[T])> = items.chunks(chunk).enumerate().collect();
+        let results: Vec<Vec<Result<R, TaskError>>> = match &self.rayon {
+            Some(pool) if !inside_rayon() => pool.install(|| chunks.into_par_iter().map(run_chunk).collect()),
+            Some(_) => chunks.into_par_iter().map(run_chunk).collect(),
+            None => chunks.into_iter().map(run_chunk).collect(),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut failed = Vec::new();
+        for r in results.into_iter().flatten() {
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) => failed.push(e),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(failed);
+        }
+        let mut slowest = timings.into_inner().unwrap_or_default();
+        slowest.sort_by(|a, b| b.1.cmp(&a.1));
+        slowest.truncate(5);
+        let workers = insights
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .filter(|w| w.tasks > 0)
+            .collect();
+        let states = states
+            .into_iter()
+            .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        Ok((out, states, Insights { workers, slowest, wall: started.elapsed() }))
+    }
+
+    /// Unordered map: results as `(index, value)` in completion order.
+    pub fn map_unordered<T, R, E, F>(&self, items: &[T], f: F) -> Result<Vec<(usize, R)>, Vec<TaskError>>
+    where
+        T: Sync,
+        R: Send,
+        E: std::fmt::Display,
+        F: Fn(usize, &T) -> Result<R, E> + Sync,
+    {
+        let done = Mutex::new(Vec::with_capacity(items.len()));
+        self.map(items, |i, x| {
+            let v = f(i, x)?;
+            done.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+            Ok::<_, E>(v)
+        })
+        .map(|values| {
+            let order = done.into_inner().unwrap_or_default();
+            let mut slots: Vec<Option<R>> = values.into_iter().map(Some).collect();
+            order.into_iter().map(|i| (i, slots[i].take().expect("each index once"))).collect()
+        })
+    }
+
+    /// Run `f` on every item; errors are collected like `map`'s.
+    pub fn for_each<T, E, F>(&self, items: &[T], f: F) -> Result<(), Vec<TaskError>>
+    where
+        T: Sync,
+        E: std::fmt::Display,
+        F: Fn(usize, &T) -> Result<(), E> + Sync,
+    {
+        self.map(items, f).map(|_| ())
+    }
+
+    /// Streaming map over a lazy iterator, with at most `max_active` tasks in flight (a memory
+    /// guard: the iterator is not consumed further ahead). Results arrive in input order to
+    /// `sink`; returns the errors.
+    pub fn imap<T, R, E, F, S>(&self, items: impl Iterator<Item = T>, max_active: usize, f: F, mut sink: S) -> Vec<TaskError>
+    where
+        T: Send,
+        R: Send,
+        E: std::fmt::Display,
+        F: Fn(usize, T) -> Result<R, E> + Sync,
+        S: FnMut(usize, R),
+    {
+        let max_active = max_active.max(1);
+        let mut errors = Vec::new();
+        let mut items = items.enumerate().peekable();
+        while items.peek().is_some() {
+            let batch: Vec<(usize, T)> = items.by_ref().take(max_active).collect();
+            let owned: Vec<Mutex<Option<(usize, T)>>> = batch.into_iter().map(|x| Mutex::new(Some(x))).collect();
+            let results = self.map(&owned, |_, cell| {
+                let (i, x) = cell.lock().unwrap_or_else(|e| e.into_inner()).take().expect("taken once");
+                f(i, x).map(|r| (i, r)).map_err(|e| format!("{i}\u{0}{e}"))
+            });
+            match results {
+                Ok(values) => values.into_iter().for_each(|(i, r)| sink(i, r)),
+                Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
+                    if let Some((i, msg)) = e.message.split_once('\u{0}') {
+                        e.index = i.parse().unwrap_or(e.index);
+                        e.message = msg.to_string();
+                    }
+                    e
+                })),
+            }
+        }
+        errors
+    }
+
+    /// Drive items through a claim ledger: each item is claimed by key (`key(item)`), processed,
+    /// and marked done or failed with the error. Items others hold or finished are skipped.
+    pub fn for_each_claimed<T, E, K, F>(&self, ledger: &claim_core::Ledger, items: &[T], key: K, f: F) -> Result<usize, claim_core::Error>
+    where
+        T: Sync,
+        E: std::fmt::Display,
+        K: Fn(&T) -> String + Sync,
+        F: Fn(&T) -> Result<(), E> + Sync,
+    {
+        let processed = AtomicUsize::new(0);
+        let failure: Mutex<Option<claim_core::Error>> = Mutex::new(None);
+        let _ = self.for_each(items, |_, item| {
+            let claim = match ledger.claim(&key(item)) {
+                Ok(claim_core::Claimed::Won(c)) => c,
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    return Err("ledger error".to_string());
+                }
+            };
+            processed.fetch_add(1, Ordering::Relaxed);
+            let outcome = match catch_unwind(AssertUnwindSafe(|| f(item))) {
+                Ok(Ok(())) => claim.done(),
+                Ok(Err(e)) => claim.fail(&e.to_string()),
+                Err(panic) => claim.fail(&panic_message(panic)),
+            };
+            outcome.map_err(|e| e.to_string())
+        });
+        match failure.into_inner().unwrap_or(None) {
+            Some(e) => Err(e),
+            None => Ok(processed.into_inner()),
+        }
+    }
+}
+
+fn inside_rayon() -> bool {
+    rayon::current_thread_index().is_some()
+}
+
+fn run_one<S, T, R, E: std::fmt::Display>(
+    state: &mut S,
+    index: usize,
+    item: &T,
+    f: &(impl Fn(&mut S, usize, &T) -> Result<R, E> + Sync),
+) -> Result<R, TaskError> {
+    match catch_unwind(AssertUnwindSafe(|| f(state, index, item))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(TaskError { index, message: e.to_string(), panicked: false }),
+        Err(panic) => Err(TaskError { index, message: panic_message(panic), panicked: true }),
+    }
+}
+
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+
