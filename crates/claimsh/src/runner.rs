@@ -94,6 +94,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         failed_items: Default::default(),
         failures_in_a_row: Default::default(),
         max_failures: args.max_failures,
+        ast: ast.clone(),
+        pool: claim_pool::Pool::new(0),
     });
     tracing::info!("{} workers, state {}", jobs, state.display());
     let progress =

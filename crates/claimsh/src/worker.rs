@@ -27,6 +27,11 @@ pub struct Process {
     pub failures_in_a_row: AtomicU64,
     /// `--max-failures`.
     pub max_failures: Option<u64>,
+    /// The compiled script (closures passed to `par_map` live in it).
+    pub ast: Arc<rhai::AST>,
+    /// The shared thread pool for `par_map` and friends (one per process, so nested use from
+    /// several script workers does not oversubscribe the cores).
+    pub pool: claim_pool::Pool,
 }
 
 /// An open `claimed(list)` block: the items not yet yielded and the one being processed.
