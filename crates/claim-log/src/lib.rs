@@ -35,6 +35,8 @@ pub struct LogConfig {
     pub keep: usize,
     /// How often a new file is started (daily by default; tests use minutely).
     pub rotation: Rotation,
+    /// File name prefix; `None` = [`instance_prefix`] of the host (host, pid, start time).
+    pub prefix: Option<String>,
 }
 
 /// Keeps the log writer alive; dropping it flushes every buffered line.
@@ -126,7 +128,10 @@ pub fn file_writer(
         path: config.dir.clone(),
         source,
     })?;
-    let prefix = instance_prefix(&config.host);
+    let prefix = config
+        .prefix
+        .clone()
+        .unwrap_or_else(|| instance_prefix(&config.host));
     let builder = RollingFileAppender::builder()
         .filename_prefix(&prefix)
         .filename_suffix("log")

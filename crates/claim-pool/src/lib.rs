@@ -19,8 +19,8 @@
 
 use rayon::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// When to stop taking new tasks after errors.
@@ -93,7 +93,13 @@ impl Pool {
                 .build()
                 .expect("build the rayon pool")
         });
-        Pool { threads, rayon, halt: Halt::Never, chunk: None, timeout: None }
+        Pool {
+            threads,
+            rayon,
+            halt: Halt::Never,
+            chunk: None,
+            timeout: None,
+        }
     }
 
     /// Number of workers.
@@ -122,7 +128,8 @@ impl Pool {
 
     fn chunk_for(&self, n: usize) -> usize {
         // About 4 chunks per worker balances load without per-item overhead on tiny tasks.
-        self.chunk.unwrap_or_else(|| (n / (self.threads * 4)).max(1))
+        self.chunk
+            .unwrap_or_else(|| (n / (self.threads * 4)).max(1))
     }
 
     /// Ordered map. `Err` holds every failed task (with its index); successes are dropped then.
@@ -133,7 +140,8 @@ impl Pool {
         E: std::fmt::Display,
         F: Fn(usize, &T) -> Result<R, E> + Sync,
     {
-        self.map_with_state(items, || (), |_, i, x| f(i, x)).map(|(out, _, _)| out)
+        self.map_with_state(items, || (), |_, i, x| f(i, x))
+            .map(|(out, _, _)| out)
     }
 
     /// Ordered map with per-worker state: `init` runs once per worker thread, and each task gets
@@ -165,7 +173,10 @@ impl Pool {
             let slot = rayon::current_thread_index().map_or(slots - 1, |i| i.min(slots - 2));
             // Take the state out rather than hold its lock: a nested map inside a task may make
             // this thread steal another chunk of this map (rayon), which must not deadlock.
-            let taken = states[slot].lock().unwrap_or_else(|e| e.into_inner()).take();
+            let taken = states[slot]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
             let mut me = WorkerInsight::default();
             let mut owned = taken.unwrap_or_else(|| {
                 let t0 = Instant::now();
@@ -177,7 +188,11 @@ impl Pool {
             for (k, item) in slice.iter().enumerate() {
                 let index = c * chunk + k;
                 if halted.load(Ordering::Relaxed) {
-                    out.push(Err(TaskError { index, message: "not run: the pool halted".into(), panicked: false }));
+                    out.push(Err(TaskError {
+                        index,
+                        message: "not run: the pool halted".into(),
+                        panicked: false,
+                    }));
                     continue;
                 }
                 let t = Instant::now();
@@ -188,7 +203,11 @@ impl Pool {
                 let result = match (result, self.timeout) {
                     (Ok(_), Some(limit)) if took > limit => Err(TaskError {
                         index,
-                        message: format!("timed out after {:.3}s (limit {:.3}s)", took.as_secs_f64(), limit.as_secs_f64()),
+                        message: format!(
+                            "timed out after {:.3}s (limit {:.3}s)",
+                            took.as_secs_f64(),
+                            limit.as_secs_f64()
+                        ),
                         panicked: false,
                     }),
                     (r, _) => r,
@@ -205,7 +224,10 @@ impl Pool {
                     }
                 }
                 if took > Duration::from_micros(100) {
-                    timings.lock().unwrap_or_else(|e| e.into_inner()).push((index, took));
+                    timings
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((index, took));
                 }
                 out.push(result);
             }
@@ -222,7 +244,9 @@ impl Pool {
         };
         let chunks: Vec<(usize, &[T])> = items.chunks(chunk).enumerate().collect();
         let results: Vec<Vec<Result<R, TaskError>>> = match &self.rayon {
-            Some(pool) if !inside_rayon() => pool.install(|| chunks.into_par_iter().map(run_chunk).collect()),
+            Some(pool) if !inside_rayon() => {
+                pool.install(|| chunks.into_par_iter().map(run_chunk).collect())
+            }
             Some(_) => chunks.into_par_iter().map(run_chunk).collect(),
             None => chunks.into_iter().map(run_chunk).collect(),
         };
@@ -249,11 +273,23 @@ impl Pool {
             .into_iter()
             .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
             .collect();
-        Ok((out, states, Insights { workers, slowest, wall: started.elapsed() }))
+        Ok((
+            out,
+            states,
+            Insights {
+                workers,
+                slowest,
+                wall: started.elapsed(),
+            },
+        ))
     }
 
     /// Unordered map: results as `(index, value)` in completion order.
-    pub fn map_unordered<T, R, E, F>(&self, items: &[T], f: F) -> Result<Vec<(usize, R)>, Vec<TaskError>>
+    pub fn map_unordered<T, R, E, F>(
+        &self,
+        items: &[T],
+        f: F,
+    ) -> Result<Vec<(usize, R)>, Vec<TaskError>>
     where
         T: Sync,
         R: Send,
@@ -269,7 +305,10 @@ impl Pool {
         .map(|values| {
             let order = done.into_inner().unwrap_or_default();
             let mut slots: Vec<Option<R>> = values.into_iter().map(Some).collect();
-            order.into_iter().map(|i| (i, slots[i].take().expect("each index once"))).collect()
+            order
+                .into_iter()
+                .map(|i| (i, slots[i].take().expect("each index once")))
+                .collect()
         })
     }
 
@@ -286,7 +325,13 @@ impl Pool {
     /// Streaming map over a lazy iterator, with at most `max_active` tasks in flight (a memory
     /// guard: the iterator is not consumed further ahead). Results arrive in input order to
     /// `sink`; returns the errors.
-    pub fn imap<T, R, E, F, S>(&self, items: impl Iterator<Item = T>, max_active: usize, f: F, mut sink: S) -> Vec<TaskError>
+    pub fn imap<T, R, E, F, S>(
+        &self,
+        items: impl Iterator<Item = T>,
+        max_active: usize,
+        f: F,
+        mut sink: S,
+    ) -> Vec<TaskError>
     where
         T: Send,
         R: Send,
@@ -299,9 +344,14 @@ impl Pool {
         let mut items = items.enumerate().peekable();
         while items.peek().is_some() {
             let batch: Vec<(usize, T)> = items.by_ref().take(max_active).collect();
-            let owned: Vec<Mutex<Option<(usize, T)>>> = batch.into_iter().map(|x| Mutex::new(Some(x))).collect();
+            let owned: Vec<Mutex<Option<(usize, T)>>> =
+                batch.into_iter().map(|x| Mutex::new(Some(x))).collect();
             let results = self.map(&owned, |_, cell| {
-                let (i, x) = cell.lock().unwrap_or_else(|e| e.into_inner()).take().expect("taken once");
+                let (i, x) = cell
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .expect("taken once");
                 f(i, x).map(|r| (i, r)).map_err(|e| format!("{i}\u{0}{e}"))
             });
             match results {
@@ -320,7 +370,13 @@ impl Pool {
 
     /// Drive items through a claim ledger: each item is claimed by key (`key(item)`), processed,
     /// and marked done or failed with the error. Items others hold or finished are skipped.
-    pub fn for_each_claimed<T, E, K, F>(&self, ledger: &claim_core::Ledger, items: &[T], key: K, f: F) -> Result<usize, claim_core::Error>
+    pub fn for_each_claimed<T, E, K, F>(
+        &self,
+        ledger: &claim_core::Ledger,
+        items: &[T],
+        key: K,
+        f: F,
+    ) -> Result<usize, claim_core::Error>
     where
         T: Sync,
         E: std::fmt::Display,
@@ -365,8 +421,16 @@ fn run_one<S, T, R, E: std::fmt::Display>(
 ) -> Result<R, TaskError> {
     match catch_unwind(AssertUnwindSafe(|| f(state, index, item))) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(TaskError { index, message: e.to_string(), panicked: false }),
-        Err(panic) => Err(TaskError { index, message: panic_message(panic), panicked: true }),
+        Ok(Err(e)) => Err(TaskError {
+            index,
+            message: e.to_string(),
+            panicked: false,
+        }),
+        Err(panic) => Err(TaskError {
+            index,
+            message: panic_message(panic),
+            panicked: true,
+        }),
     }
 }
 
@@ -377,5 +441,3 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".into())
 }
-
-

@@ -1,26 +1,36 @@
 //! claim-pool's behaviours, each stated so it can fail.
 
 use claim_pool::{Halt, Pool};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[test]
 fn map_keeps_input_order() {
     let items: Vec<u64> = (0..10_000).collect();
-    let out = Pool::new(2).map(&items, |i, x| {
-        if i % 97 == 0 { std::thread::yield_now() }
-        Ok::<_, String>(x * 3)
-    }).unwrap();
+    let out = Pool::new(2)
+        .map(&items, |i, x| {
+            if i % 97 == 0 {
+                std::thread::yield_now()
+            }
+            Ok::<_, String>(x * 3)
+        })
+        .unwrap();
     assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>());
 }
 
 #[test]
 fn map_unordered_returns_every_index_once() {
     let items: Vec<u32> = (0..5000).collect();
-    let mut out = Pool::new(2).map_unordered(&items, |_, x| Ok::<_, String>(*x)).unwrap();
+    let mut out = Pool::new(2)
+        .map_unordered(&items, |_, x| Ok::<_, String>(*x))
+        .unwrap();
     out.sort();
     assert_eq!(out.len(), 5000);
-    assert!(out.iter().enumerate().all(|(i, &(j, v))| i == j && v as usize == i));
+    assert!(
+        out.iter()
+            .enumerate()
+            .all(|(i, &(j, v))| i == j && v as usize == i)
+    );
 }
 
 #[test]
@@ -29,19 +39,35 @@ fn imap_never_has_more_than_max_active_tasks_in_flight() {
     let peak = AtomicUsize::new(0);
     let pulled = AtomicUsize::new(0);
     let seen = Mutex::new(Vec::new());
-    let items = (0..200).inspect(|_| { pulled.fetch_add(1, Ordering::SeqCst); });
-    let errors = Pool::new(2).imap(items, 3, |_, x: i32| {
-        let now = active.fetch_add(1, Ordering::SeqCst) + 1;
-        peak.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(std::time::Duration::from_micros(200));
-        active.fetch_sub(1, Ordering::SeqCst);
-        Ok::<_, String>(x)
-    }, |i, r| seen.lock().unwrap().push((i, r)));
+    let items = (0..200).inspect(|_| {
+        pulled.fetch_add(1, Ordering::SeqCst);
+    });
+    let errors = Pool::new(2).imap(
+        items,
+        3,
+        |_, x: i32| {
+            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            active.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, String>(x)
+        },
+        |i, r| seen.lock().unwrap().push((i, r)),
+    );
     assert!(errors.is_empty());
-    assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
+    assert!(
+        peak.load(Ordering::SeqCst) <= 3,
+        "peak {}",
+        peak.load(Ordering::SeqCst)
+    );
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), 200);
-    assert!(seen.iter().enumerate().all(|(i, &(j, r))| i == j && r == i as i32), "results in order");
+    assert!(
+        seen.iter()
+            .enumerate()
+            .all(|(i, &(j, r))| i == j && r == i as i32),
+        "results in order"
+    );
 }
 
 #[test]
@@ -49,42 +75,75 @@ fn init_runs_once_per_worker_and_states_come_back() {
     let inits = AtomicUsize::new(0);
     let items: Vec<u32> = (0..4000).collect();
     let (out, states, insights) = Pool::new(2)
-        .map_with_state(&items, || { inits.fetch_add(1, Ordering::SeqCst); 0usize }, |count, _, x| {
-            *count += 1;
-            Ok::<_, String>(*x)
-        })
+        .map_with_state(
+            &items,
+            || {
+                inits.fetch_add(1, Ordering::SeqCst);
+                0usize
+            },
+            |count, _, x| {
+                *count += 1;
+                Ok::<_, String>(*x)
+            },
+        )
         .unwrap();
     assert_eq!(out.len(), 4000);
     let n = inits.load(Ordering::SeqCst);
     assert!((1..=2).contains(&n), "init ran {n} times for 2 workers");
-    assert_eq!(states.iter().sum::<usize>(), 4000, "every task saw its worker's state");
-    assert_eq!(insights.workers.iter().map(|w| w.tasks).sum::<usize>(), 4000);
+    assert_eq!(
+        states.iter().sum::<usize>(),
+        4000,
+        "every task saw its worker's state"
+    );
+    assert_eq!(
+        insights.workers.iter().map(|w| w.tasks).sum::<usize>(),
+        4000
+    );
 }
 
 #[test]
 fn a_panicking_task_is_reported_with_its_index_and_the_rest_run() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..100).collect();
-    let errors = Pool::new(2).map(&items, |_, &x| {
-        ran.fetch_add(1, Ordering::SeqCst);
-        if x == 42 { panic!("item 42 exploded") }
-        Ok::<_, String>(x)
-    }).unwrap_err();
+    let errors = Pool::new(2)
+        .map(&items, |_, &x| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if x == 42 {
+                panic!("item 42 exploded")
+            }
+            Ok::<_, String>(x)
+        })
+        .unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].index, 42);
     assert!(errors[0].panicked && errors[0].message.contains("exploded"));
-    assert_eq!(ran.load(Ordering::SeqCst), 100, "halt=never runs everything");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        100,
+        "halt=never runs everything"
+    );
 }
 
 #[test]
 fn halt_on_first_error_stops_taking_tasks() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..1000).collect();
-    let errors = Pool::new(1).halt(Halt::OnFirstError).map(&items, |_, &x| {
-        ran.fetch_add(1, Ordering::SeqCst);
-        if x == 10 { Err("bad".to_string()) } else { Ok(x) }
-    }).unwrap_err();
-    assert_eq!(ran.load(Ordering::SeqCst), 11, "serial mode stops right after the error");
+    let errors = Pool::new(1)
+        .halt(Halt::OnFirstError)
+        .map(&items, |_, &x| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if x == 10 {
+                Err("bad".to_string())
+            } else {
+                Ok(x)
+            }
+        })
+        .unwrap_err();
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        11,
+        "serial mode stops right after the error"
+    );
     assert_eq!(errors[0].index, 10);
     assert!(errors[1..].iter().all(|e| e.message.contains("halted")));
 }
@@ -93,20 +152,25 @@ fn halt_on_first_error_stops_taking_tasks() {
 fn halt_after_n_errors() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..1000).collect();
-    let _ = Pool::new(1).halt(Halt::AfterErrors(3)).map(&items, |_, &x| {
-        ran.fetch_add(1, Ordering::SeqCst);
-        if x % 10 == 0 { Err("bad") } else { Ok(x) }
-    });
+    let _ = Pool::new(1)
+        .halt(Halt::AfterErrors(3))
+        .map(&items, |_, &x| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if x % 10 == 0 { Err("bad") } else { Ok(x) }
+        });
     assert_eq!(ran.load(Ordering::SeqCst), 21);
 }
 
 #[test]
 fn slow_tasks_are_reported_as_timed_out() {
     let items = [0u64, 30, 0];
-    let errors = Pool::new(1).timeout(std::time::Duration::from_millis(10)).map(&items, |_, &ms| {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-        Ok::<_, String>(())
-    }).unwrap_err();
+    let errors = Pool::new(1)
+        .timeout(std::time::Duration::from_millis(10))
+        .map(&items, |_, &ms| {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok::<_, String>(())
+        })
+        .unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].index, 1);
     assert!(errors[0].message.contains("timed out"));
@@ -117,40 +181,76 @@ fn nested_maps_use_the_same_threads() {
     let threads = Mutex::new(std::collections::HashSet::new());
     let pool = Pool::new(2);
     let outer: Vec<u32> = (0..8).collect();
-    let sums = pool.map(&outer, |_, &x| {
-        let inner: Vec<u32> = (0..100).collect();
-        let v = pool.map(&inner, |_, &y| {
-            threads.lock().unwrap().insert(std::thread::current().id());
-            Ok::<_, String>(x + y)
-        }).unwrap();
-        Ok::<_, String>(v.iter().sum::<u32>())
-    }).unwrap();
+    let sums = pool
+        .map(&outer, |_, &x| {
+            let inner: Vec<u32> = (0..100).collect();
+            let v = pool
+                .map(&inner, |_, &y| {
+                    threads.lock().unwrap().insert(std::thread::current().id());
+                    Ok::<_, String>(x + y)
+                })
+                .unwrap();
+            Ok::<_, String>(v.iter().sum::<u32>())
+        })
+        .unwrap();
     assert_eq!(sums[0], 4950);
-    assert!(threads.into_inner().unwrap().len() <= 2, "nested map used extra threads");
+    assert!(
+        threads.into_inner().unwrap().len() <= 2,
+        "nested map used extra threads"
+    );
 }
 
 #[test]
 fn serial_mode_runs_on_the_calling_thread() {
     let me = std::thread::current().id();
     let items = [1, 2, 3];
-    let out = Pool::new(1).map(&items, |_, x| {
-        assert_eq!(std::thread::current().id(), me);
-        Ok::<_, String>(x + 1)
-    }).unwrap();
+    let out = Pool::new(1)
+        .map(&items, |_, x| {
+            assert_eq!(std::thread::current().id(), me);
+            Ok::<_, String>(x + 1)
+        })
+        .unwrap();
     assert_eq!(out, vec![2, 3, 4]);
 }
 
 #[test]
 fn for_each_claimed_processes_each_item_once_across_two_pools() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = claim_core::Ledger::open(dir.path(), claim_core::LedgerOptions::default()).unwrap();
+    let ledger =
+        claim_core::Ledger::open(dir.path(), claim_core::LedgerOptions::default()).unwrap();
     let items: Vec<u32> = (0..500).collect();
     let count = AtomicUsize::new(0);
     let a = Pool::new(2);
     let b = Pool::new(2);
     let (x, y) = std::thread::scope(|s| {
-        let ha = s.spawn(|| a.for_each_claimed(&ledger, &items, |i| format!("i{i}"), |_| { count.fetch_add(1, Ordering::SeqCst); Ok::<_, String>(()) }).unwrap());
-        let hb = s.spawn(|| b.for_each_claimed(&ledger, &items, |i| format!("i{i}"), |&i| if i == 7 { Err("seven") } else { count.fetch_add(1, Ordering::SeqCst); Ok(()) }).unwrap());
+        let ha = s.spawn(|| {
+            a.for_each_claimed(
+                &ledger,
+                &items,
+                |i| format!("i{i}"),
+                |_| {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, String>(())
+                },
+            )
+            .unwrap()
+        });
+        let hb = s.spawn(|| {
+            b.for_each_claimed(
+                &ledger,
+                &items,
+                |i| format!("i{i}"),
+                |&i| {
+                    if i == 7 {
+                        Err("seven")
+                    } else {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                },
+            )
+            .unwrap()
+        });
         (ha.join().unwrap(), hb.join().unwrap())
     });
     assert_eq!(x + y, 500);

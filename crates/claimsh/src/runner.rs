@@ -65,6 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         verbosity,
         keep: args.log_keep,
         rotation: claim_log::Rotation::DAILY,
+        prefix: None,
     })?;
     if let (Ok(task), Ok(job)) = (
         std::env::var("SLURM_ARRAY_TASK_ID"),

@@ -420,16 +420,33 @@ fn the_main_example_finds_the_bundled_nuclei() {
 #[test]
 fn par_map_keeps_order_and_a_failing_closure_names_its_element() {
     let dir = tempfile::tempdir().unwrap();
-    script(dir.path(), "ok.rhai", "let k = 10;\nlet out = par_map([1, 2, 3, 4, 5], |x| x * k);\nwrite_text(\"out.txt\", `${out}`);\nlet evens = par_filter([1, 2, 3, 4], |x| x % 2 == 0);\nwrite_text(\"evens.txt\", `${evens}`);\n");
+    script(
+        dir.path(),
+        "ok.rhai",
+        "let k = 10;\nlet out = par_map([1, 2, 3, 4, 5], |x| x * k);\nwrite_text(\"out.txt\", `${out}`);\nlet evens = par_filter([1, 2, 3, 4], |x| x % 2 == 0);\nwrite_text(\"evens.txt\", `${evens}`);\n",
+    );
     let out = run_in(dir.path(), "h", &["ok.rhai", "-j", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "[10, 20, 30, 40, 50]");
-    assert_eq!(std::fs::read_to_string(dir.path().join("evens.txt")).unwrap(), "[2, 4]");
-    script(dir.path(), "bad.rhai", "let out = par_map([1, 2, 0, 4], |x| 10 / x);\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "[10, 20, 30, 40, 50]"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("evens.txt")).unwrap(),
+        "[2, 4]"
+    );
+    script(
+        dir.path(),
+        "bad.rhai",
+        "let out = par_map([1, 2, 0, 4], |x| 10 / x);\n",
+    );
     let out = run_in(dir.path(), "h", &["bad.rhai", "-j", "1"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("element 2") && err.contains("bad.rhai:1:"), "{err}");
+    assert!(
+        err.contains("element 2") && err.contains("bad.rhai:1:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -437,15 +454,33 @@ fn the_parameter_screen_gathers_exactly_once_across_processes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(work.path().join("examples")).unwrap();
-    std::fs::copy(root.join("examples/parameter-screen.rhai"), work.path().join("examples/p.rhai")).unwrap();
+    std::fs::copy(
+        root.join("examples/parameter-screen.rhai"),
+        work.path().join("examples/p.rhai"),
+    )
+    .unwrap();
     let children: Vec<_> = (0..3)
-        .map(|i| claimsh().current_dir(work.path()).env("CLAIMSH_HOST", format!("n{i}")).args(["examples/p.rhai", "-j", "2", "-q"]).spawn().unwrap())
+        .map(|i| {
+            claimsh()
+                .current_dir(work.path())
+                .env("CLAIMSH_HOST", format!("n{i}"))
+                .args(["examples/p.rhai", "-j", "2", "-q"])
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
     let all = std::fs::read_to_string(work.path().join("results/screen/all.csv")).unwrap();
     assert_eq!(all.lines().count(), 13, "{all}");
-    let logs = text(&run_in(work.path(), "x", &["logs", "examples/p.rhai", "once:gather"]).stdout);
+    let logs = text(
+        &run_in(
+            work.path(),
+            "x",
+            &["logs", "examples/p.rhai", "once:gather"],
+        )
+        .stdout,
+    );
     assert_eq!(logs.matches("running once(gather)").count(), 1, "{logs}");
 }
