@@ -41,6 +41,8 @@ impl Default for LedgerOptions {
 }
 
 /// The answer to [`Ledger::claim`].
+// A won claim is moved once per item into the caller's hands; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Claimed {
     /// This worker holds the item now.

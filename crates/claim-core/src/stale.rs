@@ -33,6 +33,7 @@ pub(crate) struct Seen {
 }
 
 /// The verdict on another worker's claim.
+#[allow(clippy::large_enum_variant)] // short-lived, never stored
 pub(crate) enum Verdict {
     /// The claim file is gone (finished or released meanwhile).
     Gone,

@@ -66,7 +66,7 @@ pub fn otsu(img: &Image) -> f64 {
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    if !(min < max) {
+    if min >= max || min.is_nan() {
         return min as f64;
     }
     let (bins, centers): (usize, Vec<f64>) = if img.is_integer() {
@@ -187,10 +187,10 @@ impl Mask {
         let (w, h) = (self.width as usize, self.height as usize);
         let mut outside = vec![false; w * h];
         let mut stack: Vec<usize> = Vec::new();
-        for i in 0..w * h {
+        for (i, cell) in outside.iter_mut().enumerate() {
             let (r, c) = (i / w, i % w);
             if (r == 0 || c == 0 || r == h - 1 || c == w - 1) && !self.data[i] {
-                outside[i] = true;
+                *cell = true;
                 stack.push(i);
             }
         }

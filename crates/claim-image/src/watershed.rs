@@ -66,10 +66,10 @@ pub fn watershed(mask: &Mask, options: &WatershedOptions) -> Labels {
         bit_depth: 32,
         data: squared.pixels().map(|Luma([d])| d.sqrt() as f32).collect(),
     };
-    if options.sigma > 0.0 {
-        if let Ok(smooth) = dist.gaussian(options.sigma) {
-            dist = smooth;
-        }
+    if options.sigma > 0.0
+        && let Ok(smooth) = dist.gaussian(options.sigma)
+    {
+        dist = smooth;
     }
     for (d, &inside) in dist.data.iter_mut().zip(&mask.data) {
         if !inside {

@@ -262,7 +262,7 @@ impl Pool {
             return Err(failed);
         }
         let mut slowest = timings.into_inner().unwrap_or_default();
-        slowest.sort_by(|a, b| b.1.cmp(&a.1));
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
         slowest.truncate(5);
         let workers = insights
             .into_iter()

@@ -227,7 +227,7 @@ impl Progress {
                 std::thread::sleep(Duration::from_millis(250));
                 tick += 1;
                 let period = if terminal { 4 } else { 40 };
-                if tick % period != 0 {
+                if !tick.is_multiple_of(period) {
                     continue;
                 }
                 let Ok(s) = ledger.status() else { continue };
