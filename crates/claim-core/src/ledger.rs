@@ -349,7 +349,13 @@ impl Ledger {
         };
         if let Some(finished) = finished {
             let path = dirs.claims.join(name);
-            std::fs::remove_file(&path).ctx("remove claim", path)?;
+            // Cleanup may already have removed this claim on a finished item: that is fine.
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => {
+                    return Err(e).ctx("remove claim", path);
+                }
+                _ => {}
+            }
             self.remember_finished(&published, matches!(finished, Claimed::Done));
             return Ok(finished);
         }

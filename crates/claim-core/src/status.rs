@@ -177,6 +177,9 @@ impl Ledger {
         };
         let stale = match observer.judge(self, name)? {
             Verdict::Stale(s) => Some(s.why),
+            Verdict::Alive | Verdict::Gone if self.already_done(name) => {
+                Some("its item is already done (left by a worker that died while claiming)".into())
+            }
             Verdict::Alive | Verdict::Gone => None,
         };
         let heartbeat_age = server_now.duration_since(mtime).unwrap_or_default();
@@ -227,9 +230,20 @@ impl Ledger {
         let mut removed = Vec::new();
         let observer = Observer::default();
         for (name, _) in read_dir(&dirs.claims)? {
-            if let Verdict::Stale(seen) = observer.judge(self, &name)?
-                && self.take_over(&name, &seen)?.is_some()
-            {
+            let seen = match observer.judge(self, &name)? {
+                Verdict::Stale(seen) => seen,
+                Verdict::Alive if self.already_done(&name) => {
+                    match read_claim(&dirs.claims.join(&name))? {
+                        Some((seen, _)) => crate::stale::Seen {
+                            why: "its item is already done".into(),
+                            ..seen
+                        },
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            if self.take_over(&name, &seen)?.is_some() {
                 let key = seen.record.map(|r| r.key).unwrap_or(name);
                 removed.push(format!("stale claim {key}: {}", seen.why));
             }
@@ -248,6 +262,20 @@ impl Ledger {
         }
         self.refresh()?;
         Ok(removed)
+    }
+}
+
+impl Ledger {
+    /// Whether the item (or block) that claim file `name` stands for is already done.
+    fn already_done(&self, name: &str) -> bool {
+        let dirs = &self.shared.dirs;
+        if dirs.done.join(name).exists() {
+            return true;
+        }
+        let Some(end) = std::fs::read_to_string(dirs.bounds.join(name)).ok() else {
+            return false;
+        };
+        dirs.done.join(format!("{name}+{}", end.trim())).exists()
     }
 }
 

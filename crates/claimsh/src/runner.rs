@@ -122,6 +122,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     if let Some(progress) = progress {
         progress.finish();
     }
+    if !stop.load(Ordering::Relaxed) {
+        // Tidy what dead workers left behind (claims of dead holders, or on items already done).
+        match process.ledger.cleanup(claim_core::CleanupScope::default()) {
+            Ok(removed) => removed.iter().for_each(|r| tracing::info!("removed {r}")),
+            Err(e) => tracing::warn!("cleanup at exit: {e}"),
+        }
+    }
     if args.insights {
         for w in &workers {
             eprintln!(
