@@ -42,10 +42,10 @@ fn random_sigkills_over_many_rounds_lose_nothing() {
             .map(|i| start(dir.path(), &format!("r{round}n{i}")))
             .collect();
         // Kill two of the four at random moments in the first ~0.4 s.
-        for victim in 0..2 {
+        for victim in workers.iter_mut().take(2) {
             std::thread::sleep(Duration::from_millis(next(&mut seed) % 200));
-            workers[victim].kill().unwrap();
-            workers[victim].wait().unwrap();
+            victim.kill().unwrap();
+            victim.wait().unwrap();
         }
         let start_wait = Instant::now();
         for w in workers.iter_mut().skip(2) {
