@@ -63,7 +63,7 @@ pub fn load_image(path: &Path) -> Result<Image> {
 }
 
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
     let ext = path
