@@ -76,6 +76,7 @@ pub struct Pool {
     halt: Halt,
     chunk: Option<usize>,
     timeout: Option<Duration>,
+    task_times: bool,
 }
 
 impl Pool {
@@ -99,6 +100,7 @@ impl Pool {
             halt: Halt::Never,
             chunk: None,
             timeout: None,
+            task_times: false,
         }
     }
 
@@ -123,6 +125,13 @@ impl Pool {
     /// a running task cannot be killed safely inside a thread).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Time every task, for the slowest-task list of [`Insights`] (off by default: two clock
+    /// reads per task are most of the cost of a tiny task; busy time is measured per chunk).
+    pub fn task_times(mut self, on: bool) -> Self {
+        self.task_times = on;
         self
     }
 
@@ -184,6 +193,7 @@ impl Pool {
                 me.init += t0.elapsed();
                 s
             });
+            let chunk_started = Instant::now();
             let mut out = Vec::with_capacity(slice.len());
             for (k, item) in slice.iter().enumerate() {
                 let index = c * chunk + k;
@@ -195,11 +205,11 @@ impl Pool {
                     }));
                     continue;
                 }
-                let t = Instant::now();
+                let timed = self.task_times || self.timeout.is_some();
+                let t = timed.then(Instant::now);
                 let result = run_one(&mut owned, index, item, &f);
-                let took = t.elapsed();
+                let took = t.map(|t| t.elapsed()).unwrap_or_default();
                 me.tasks += 1;
-                me.busy += took;
                 let result = match (result, self.timeout) {
                     (Ok(_), Some(limit)) if took > limit => Err(TaskError {
                         index,
@@ -223,7 +233,7 @@ impl Pool {
                         halted.store(true, Ordering::Relaxed);
                     }
                 }
-                if took > Duration::from_micros(100) {
+                if timed && took > Duration::from_micros(100) {
                     timings
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -231,6 +241,7 @@ impl Pool {
                 }
                 out.push(result);
             }
+            me.busy = chunk_started.elapsed();
             let mut total = insights[slot].lock().unwrap_or_else(|e| e.into_inner());
             total.tasks += me.tasks;
             total.busy += me.busy;
