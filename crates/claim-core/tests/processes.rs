@@ -327,14 +327,15 @@ fn a_paused_holder_whose_claim_was_taken_over_cannot_mark_it_done() {
 /// different hosts: over several leases, the thief never wins the live claim.
 fn nothing_is_stolen(holder_skew: Option<&str>, thief_skew: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let lease = 400;
+    // Long enough that a loaded CI machine cannot delay a heartbeat by a whole lease.
+    let lease = 1000;
     let mut holder = Worker::start("hold", dir.path(), "holder", lease).env("CLAIM_KEYS", "x");
     if let Some(skew) = holder_skew {
         holder = holder.under_faketime(skew);
     }
     let mut holder = holder.spawn();
     assert_eq!(holder.next(), "held");
-    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "3");
+    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "3.5");
     if let Some(skew) = thief_skew {
         thief = thief.under_faketime(skew);
     }
@@ -343,7 +344,7 @@ fn nothing_is_stolen(holder_skew: Option<&str>, thief_skew: Option<&str>) {
     assert_eq!(thief.next(), "never", "a live claim was stolen");
     // Control: once the holder dies, the same thief does take it over.
     holder.kill();
-    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "5");
+    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "8");
     if let Some(skew) = thief_skew {
         thief = thief.under_faketime(skew);
     }
