@@ -178,7 +178,9 @@ impl Pool {
         let insights: Vec<Mutex<WorkerInsight>> = (0..slots).map(|_| Mutex::default()).collect();
         let timings = Mutex::new(Vec::<(usize, Duration)>::new());
         let chunk = self.chunk_for(items.len());
-        let run_chunk = |(c, slice): (usize, &[T])| -> Vec<Result<R, TaskError>> {
+        // Each chunk returns its successes and its errors apart: no per-task Result to store and
+        // unpack again, and successes are concatenated in chunk order.
+        let run_chunk = |(c, slice): (usize, &[T])| -> (Vec<R>, Vec<TaskError>) {
             let slot = rayon::current_thread_index().map_or(slots - 1, |i| i.min(slots - 2));
             // Take the state out rather than hold its lock: a nested map inside a task may make
             // this thread steal another chunk of this map (rayon), which must not deadlock.
@@ -194,18 +196,20 @@ impl Pool {
                 s
             });
             let chunk_started = Instant::now();
+            let timed = self.task_times || self.timeout.is_some();
+            let can_halt = self.halt != Halt::Never;
             let mut out = Vec::with_capacity(slice.len());
+            let mut errs = Vec::new();
             for (k, item) in slice.iter().enumerate() {
                 let index = c * chunk + k;
-                if halted.load(Ordering::Relaxed) {
-                    out.push(Err(TaskError {
+                if can_halt && halted.load(Ordering::Relaxed) {
+                    errs.push(TaskError {
                         index,
                         message: "not run: the pool halted".into(),
                         panicked: false,
-                    }));
+                    });
                     continue;
                 }
-                let timed = self.task_times || self.timeout.is_some();
                 let t = timed.then(Instant::now);
                 let result = run_one(&mut owned, index, item, &f);
                 let took = t.map(|t| t.elapsed()).unwrap_or_default();
@@ -239,7 +243,10 @@ impl Pool {
                         .unwrap_or_else(|e| e.into_inner())
                         .push((index, took));
                 }
-                out.push(result);
+                match result {
+                    Ok(v) => out.push(v),
+                    Err(e) => errs.push(e),
+                }
             }
             me.busy = chunk_started.elapsed();
             let mut total = insights[slot].lock().unwrap_or_else(|e| e.into_inner());
@@ -251,10 +258,10 @@ impl Pool {
             if back.is_none() {
                 *back = Some(owned);
             }
-            out
+            (out, errs)
         };
         let chunks: Vec<(usize, &[T])> = items.chunks(chunk).enumerate().collect();
-        let results: Vec<Vec<Result<R, TaskError>>> = match &self.rayon {
+        let results: Vec<(Vec<R>, Vec<TaskError>)> = match &self.rayon {
             Some(pool) if !inside_rayon() => {
                 pool.install(|| chunks.into_par_iter().map(run_chunk).collect())
             }
@@ -263,11 +270,9 @@ impl Pool {
         };
         let mut out = Vec::with_capacity(items.len());
         let mut failed = Vec::new();
-        for r in results.into_iter().flatten() {
-            match r {
-                Ok(v) => out.push(v),
-                Err(e) => failed.push(e),
-            }
+        for (ok, errs) in results {
+            out.extend(ok);
+            failed.extend(errs);
         }
         if !failed.is_empty() {
             return Err(failed);
