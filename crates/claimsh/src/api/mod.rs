@@ -80,3 +80,54 @@ pub fn describe(script: &str, err: &EvalAltResult) -> String {
         _ => format!("{script}: {text}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::{Process, Worker};
+
+    fn worker(dir: &std::path::Path) -> Arc<Worker> {
+        let ledger = claim_core::Ledger::open(dir, claim_core::LedgerOptions::default()).unwrap();
+        let process = Process {
+            ledger,
+            script_dir: dir.to_path_buf(),
+            script_name: "t.rhai".into(),
+            host: "h".into(),
+            workers: 1,
+            stop: Default::default(),
+            failed_items: Default::default(),
+            failures_in_a_row: Default::default(),
+            max_failures: None,
+            ast: Arc::new(rhai::AST::empty()),
+            pool: claim_pool::Pool::new(1),
+        };
+        Arc::new(Worker::new(Arc::new(process), 0))
+    }
+
+    /// `claimsh api` prints the `DOCS` tables; every function the engine registers must appear
+    /// there, so the reference cannot drift from the code.
+    #[test]
+    fn every_registered_function_is_documented() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(worker(dir.path()), None);
+        let documented: String = docs()
+            .iter()
+            .flat_map(|(_, d)| d.iter().map(|f| f.signature))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut missing = Vec::new();
+        for signature in engine.gen_fn_signatures(false) {
+            let name = signature.split('(').next().unwrap_or("").trim();
+            let name = name.strip_prefix("get$").unwrap_or(name);
+            let used = documented.contains(&format!("{name}("))
+                || documented.contains(&format!(".{name}"));
+            if !used && !missing.contains(&name.to_string()) {
+                missing.push(name.to_string());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "undocumented script functions: {missing:?}"
+        );
+    }
+}
