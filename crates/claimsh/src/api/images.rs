@@ -44,6 +44,10 @@ pub const DOCS: &[FnDoc] = &[
         about: "Fill enclosed background.",
     },
     FnDoc {
+        signature: "mask.area -> int",
+        about: "Foreground pixels of a mask.",
+    },
+    FnDoc {
         signature: "remove_small(mask: Mask, min_area: int) -> Mask",
         about: "Drop objects smaller than min_area pixels.",
     },
