@@ -127,7 +127,7 @@ impl Claim {
             self.record.held_ms = Some(self.since.elapsed().as_millis() as u64);
             rewrite(&self.file, &self.record, false).ctx("write record", &claim_path)?;
         }
-        let published = self.published_name();
+        let published = self.record.published_name(&self.name);
         if let Outcome::Done = outcome {
             self.publish_done(&claim_path, &published)?;
             if shared.retry_failed {
@@ -167,19 +167,12 @@ impl Claim {
         }
         let linked = std::fs::metadata(&target).ctx("inspect done record", &target)?;
         if linked.ino() != self.inode {
-            let holder = std::fs::read(claim_path)
-                .ok()
-                .and_then(|bytes| ClaimRecord::parse(&bytes))
-                .map(|r| format!("now held by {}", r.holder()))
-                .unwrap_or_else(|| "done or held by another worker".into());
+            let lost = self.lost(claim_path, "done or held by another worker");
             if std::fs::metadata(claim_path).is_ok_and(|m| m.ino() == linked.ino()) {
                 // We linked the thief's live claim: take that publication back.
                 let _ = std::fs::remove_file(&target);
             }
-            return Err(Error::LostClaim {
-                key: self.key.clone(),
-                detail: holder,
-            });
+            return Err(lost);
         }
         match std::fs::remove_file(claim_path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -205,23 +198,21 @@ impl Claim {
         if moved.ino() == self.inode {
             return Ok(());
         }
-        let holder = std::fs::read(private)
+        let lost = self.lost(private, "now held by another worker");
+        put_back(private, claim_path);
+        Err(lost)
+    }
+
+    /// The error for a claim found replaced by `found` (a file holding another worker's record).
+    fn lost(&self, found: &Path, unreadable: &str) -> Error {
+        let detail = std::fs::read(found)
             .ok()
             .and_then(|bytes| ClaimRecord::parse(&bytes))
             .map(|r| format!("now held by {}", r.holder()))
-            .unwrap_or_else(|| "now held by another worker".into());
-        put_back(private, claim_path);
-        Err(Error::LostClaim {
+            .unwrap_or_else(|| unreadable.to_string());
+        Error::LostClaim {
             key: self.key.clone(),
-            detail: holder,
-        })
-    }
-
-    /// The name in `done/` or `failed/`: blocks carry their end so a directory read tells ranges.
-    fn published_name(&self) -> String {
-        match &self.record.block {
-            Some(block) => format!("{}+{}", self.name, block.end),
-            None => self.name.clone(),
+            detail,
         }
     }
 }

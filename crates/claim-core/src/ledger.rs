@@ -257,6 +257,15 @@ impl Ledger {
         }
     }
 
+    /// Whether any claim file exists (held, or left by a dead worker): one directory read, for
+    /// callers that poll until others are finished, where a full [`status`](Self::status) would
+    /// read every done record each time.
+    pub fn any_claims(&self) -> Result<bool> {
+        let dir = &self.shared.dirs.claims;
+        let mut entries = std::fs::read_dir(dir).ctx("read state directory", dir)?;
+        Ok(entries.next().is_some())
+    }
+
     /// Whether `key` is done right now (asks the filesystem, not the snapshot).
     pub fn is_done(&self, key: &str) -> bool {
         self.shared.dirs.done.join(key::file_name(key)).exists()
@@ -336,10 +345,7 @@ impl Ledger {
     /// After creating the claim file: make sure the item was not finished meanwhile.
     fn after_win(&self, key: &str, name: &str, file: File, record: ClaimRecord) -> Result<Claimed> {
         let dirs = &self.shared.dirs;
-        let published = match &record.block {
-            Some(block) => format!("{name}+{}", block.end),
-            None => name.to_string(),
-        };
+        let published = record.published_name(name);
         let finished = if dirs.done.join(&published).exists() {
             Some(Claimed::Done)
         } else if !self.shared.retry_failed && dirs.failed.join(&published).exists() {

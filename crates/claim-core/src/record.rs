@@ -71,6 +71,15 @@ impl ClaimRecord {
         serde_json::from_slice(bytes).ok()
     }
 
+    /// The name this claim is published under in `done/` or `failed/`, given its claim file
+    /// name: blocks carry their end, so one directory read tells the finished ranges.
+    pub fn published_name(&self, claim_name: &str) -> String {
+        match &self.block {
+            Some(block) => format!("{claim_name}+{}", block.end),
+            None => claim_name.to_string(),
+        }
+    }
+
     /// `host:pid` of the holder, for messages.
     pub fn holder(&self) -> String {
         format!("{}:{}", self.host, self.pid)

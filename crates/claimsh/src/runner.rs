@@ -200,8 +200,8 @@ fn wait_for_others(worker: &Worker, lease: Duration) -> bool {
         if worker.stopping() {
             return false;
         }
-        match worker.ledger.status() {
-            Ok(s) if s.running + s.stale == 0 => break,
+        match worker.ledger.any_claims() {
+            Ok(false) => break,
             _ => std::thread::sleep(Duration::from_millis(250)),
         }
     }
