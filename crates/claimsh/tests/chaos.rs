@@ -2,7 +2,9 @@
 //! SIGKILL at random moments, over many rounds. Every item ends done exactly once as published,
 //! outputs are never torn or empty, and the survivors finish what the dead held.
 
-use std::process::{Child, Command};
+mod util;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const SCRIPT: &str = r#"
@@ -16,7 +18,7 @@ for k in claimed(items) {
 "#;
 
 fn start(dir: &std::path::Path, host: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_claimsh"))
+    util::claimsh()
         .current_dir(dir)
         .env("CLAIMSH_HOST", host)
         .args(["job.rhai", "-j", "2", "-q", "--lease", "1"])
@@ -58,12 +60,7 @@ fn random_sigkills_over_many_rounds_lose_nothing() {
             start_wait.elapsed() < Duration::from_secs(30),
             "round {round}: recovery too slow"
         );
-        let out = Command::new(env!("CARGO_BIN_EXE_claimsh"))
-            .current_dir(dir.path())
-            .args(["status", "job.rhai", "--json"])
-            .output()
-            .unwrap();
-        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let s = util::status(dir.path(), None, &["job.rhai"]);
         assert_eq!(
             (
                 s["done"].as_u64(),

@@ -2,12 +2,11 @@
 //! directory, failures with positions, compile errors, Ctrl-C, status, cleanup, logs, and the
 //! main example's accuracy against the bundled ground truth.
 
+mod util;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn claimsh() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_claimsh"))
-}
+use util::{claimsh, text};
 
 fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
     claimsh()
@@ -18,10 +17,6 @@ fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).unwrap();
@@ -29,9 +24,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 fn status_json(dir: &Path, script: &str) -> serde_json::Value {
-    let out = run_in(dir, "checker", &["status", script, "--json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    util::status(dir, Some("checker"), &[script])
 }
 
 /// Each worker appends what it processed to its own file; the union must have no duplicates and
@@ -257,8 +250,7 @@ fn status_json_and_cleanup_cover_done_running_stale_and_failed() {
     while !dir.path().join("running").exists() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = run_in(dir.path(), "h", &["status", "--state", "st", "--json"]);
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = util::status(dir.path(), Some("h"), &["--state", "st"]);
     assert_eq!(
         (
             s["done"].as_u64(),
@@ -281,8 +273,7 @@ fn status_json_and_cleanup_cover_done_running_stale_and_failed() {
         !printed.contains(" d"),
         "a live claim was removed: {printed}"
     );
-    let out = run_in(dir.path(), "h", &["status", "--state", "st", "--json"]);
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = util::status(dir.path(), Some("h"), &["--state", "st"]);
     assert_eq!(
         (
             s["running"].as_u64(),

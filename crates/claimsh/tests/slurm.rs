@@ -2,12 +2,11 @@
 //! `cargo test`; `.ci/run` starts the cluster and runs them with `--include-ignored`.
 
 use std::path::{Path, PathBuf};
+mod util;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn claimsh() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_claimsh"))
-}
+use util::claimsh;
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
@@ -53,15 +52,8 @@ fn wait_for_jobs(job: &str, limit: Duration) {
     }
 }
 
-fn status(state_of: &Path) -> serde_json::Value {
-    let out = claimsh()
-        .arg("status")
-        .arg("--state")
-        .arg(state_of)
-        .arg("--json")
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
+fn status(state: &Path) -> serde_json::Value {
+    util::status(Path::new("."), None, &["--state", state.to_str().unwrap()])
 }
 
 fn done_hosts(state: &Path) -> std::collections::BTreeSet<String> {
