@@ -23,4 +23,4 @@ print(`tiny closures: serial map ${ts * 1e9 / 100000.0} ns/elem, par_map ${tp * 
 print(`CPU-bound closures: par_map speedup ${hs / hp}x over serial map (workers() = ${workers()})`);
 RHAI
 
-target/release/claimsh "$WORK/par.rhai" -j 1 -v --no-progress 2>&1 | grep -E "closures" | sed 's/.*}: //'
+target/release/claimsh "$WORK/par.rhai" -j 1 -v --no-progress 2>&1 | grep -E "closures" | sed 's/\x1b\[[0-9;]*m//g; s/.*}: //'

@@ -1,6 +1,6 @@
 //! `cargo bench -p claim-pool`: per-task overhead of `Pool::map` against a plain rayon
 //! `par_iter` on tiny tasks, and the speedup of CPU-bound tasks on all cores against one.
-//! Medians of 7 runs, baseline and subject alternating in the same process.
+//! Medians of 11 runs, baseline and subject alternating in the same process.
 
 use claim_pool::Pool;
 use rayon::prelude::*;
@@ -26,7 +26,7 @@ fn main() {
         .unwrap();
     let tiny: Vec<u64> = (0..1_000_000).collect();
     let (mut ours, mut base) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
+    for _ in 0..11 {
         let t = Instant::now();
         black_box(rayon_pool.install(|| tiny.par_iter().map(|&x| spin(x, 20)).collect::<Vec<_>>()));
         base.push(t.elapsed().as_secs_f64());

@@ -171,133 +171,42 @@ impl Pool {
         F: Fn(&mut S, usize, &T) -> Result<R, E> + Sync,
     {
         let started = Instant::now();
-        let errors = AtomicUsize::new(0);
-        let halted = AtomicBool::new(false);
         let slots = self.threads.max(rayon::current_num_threads()) + 1;
-        let states: Vec<Mutex<Option<S>>> = (0..slots).map(|_| Mutex::new(None)).collect();
-        let insights: Vec<Mutex<WorkerInsight>> = (0..slots).map(|_| Mutex::default()).collect();
-        let timings = Mutex::new(Vec::<(usize, Duration)>::new());
+        let shared = Shared {
+            pool: self,
+            init,
+            f,
+            states: (0..slots).map(|_| Mutex::new(None)).collect(),
+            insights: (0..slots).map(|_| Mutex::default()).collect(),
+            failed: Mutex::default(),
+            errors: AtomicUsize::new(0),
+            halted: AtomicBool::new(false),
+            timings: Mutex::default(),
+        };
         let chunk = self.chunk_for(items.len());
-        // Each chunk returns its successes and its errors apart: no per-task Result to store and
-        // unpack again, and successes are concatenated in chunk order.
-        let run_chunk = |(c, slice): (usize, &[T])| -> (Vec<R>, Vec<TaskError>) {
-            let slot = rayon::current_thread_index().map_or(slots - 1, |i| i.min(slots - 2));
-            // Take the state out rather than hold its lock: a nested map inside a task may make
-            // this thread steal another chunk of this map (rayon), which must not deadlock.
-            let taken = states[slot]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            let mut me = WorkerInsight::default();
-            let mut owned = taken.unwrap_or_else(|| {
-                let t0 = Instant::now();
-                let s = init();
-                me.init += t0.elapsed();
-                s
-            });
-            let chunk_started = Instant::now();
-            let timed = self.task_times || self.timeout.is_some();
-            let can_halt = self.halt != Halt::Never;
-            let mut out = Vec::with_capacity(slice.len());
-            let mut errs = Vec::new();
-            for (k, item) in slice.iter().enumerate() {
-                let index = c * chunk + k;
-                if can_halt && halted.load(Ordering::Relaxed) {
-                    errs.push(TaskError {
-                        index,
-                        message: "not run: the pool halted".into(),
-                        panicked: false,
-                    });
-                    continue;
-                }
-                let t = timed.then(Instant::now);
-                let result = run_one(&mut owned, index, item, &f);
-                let took = t.map(|t| t.elapsed()).unwrap_or_default();
-                me.tasks += 1;
-                let result = match (result, self.timeout) {
-                    (Ok(_), Some(limit)) if took > limit => Err(TaskError {
-                        index,
-                        message: format!(
-                            "timed out after {:.3}s (limit {:.3}s)",
-                            took.as_secs_f64(),
-                            limit.as_secs_f64()
-                        ),
-                        panicked: false,
-                    }),
-                    (r, _) => r,
-                };
-                if result.is_err() {
-                    let n = errors.fetch_add(1, Ordering::Relaxed) + 1;
-                    let stop = match self.halt {
-                        Halt::Never => false,
-                        Halt::OnFirstError => true,
-                        Halt::AfterErrors(max) => n >= max,
-                    };
-                    if stop {
-                        halted.store(true, Ordering::Relaxed);
-                    }
-                }
-                if timed && took > Duration::from_micros(100) {
-                    timings
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((index, took));
-                }
-                match result {
-                    Ok(v) => out.push(v),
-                    Err(e) => errs.push(e),
-                }
+        let chunks = items.chunks(chunk).enumerate().map(|(c, s)| (c * chunk, s));
+        // Each chunk returns its successes (no per-task `Result` to store and unpack again) and
+        // files its errors apart; rayon's collect concatenates the successes in chunk order.
+        let run = |(first, slice)| {
+            ChunkRun {
+                shared: &shared,
+                first,
+                slice,
             }
-            me.busy = chunk_started.elapsed();
-            let mut total = insights[slot].lock().unwrap_or_else(|e| e.into_inner());
-            total.tasks += me.tasks;
-            total.busy += me.busy;
-            total.init += me.init;
-            drop(total);
-            let mut back = states[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if back.is_none() {
-                *back = Some(owned);
-            }
-            (out, errs)
+            .run()
         };
-        let chunks: Vec<(usize, &[T])> = items.chunks(chunk).enumerate().collect();
-        let results: Vec<(Vec<R>, Vec<TaskError>)> = match &self.rayon {
-            Some(pool) if !inside_rayon() => {
-                pool.install(|| chunks.into_par_iter().map(run_chunk).collect())
+        let out: Vec<R> = match &self.rayon {
+            Some(pool) if !inside_rayon() => pool.install(|| {
+                let chunks: Vec<_> = chunks.collect();
+                chunks.into_par_iter().flat_map_iter(run).collect()
+            }),
+            Some(_) => {
+                let chunks: Vec<_> = chunks.collect();
+                chunks.into_par_iter().flat_map_iter(run).collect()
             }
-            Some(_) => chunks.into_par_iter().map(run_chunk).collect(),
-            None => chunks.into_iter().map(run_chunk).collect(),
+            None => chunks.flat_map(run).collect(),
         };
-        let mut out = Vec::with_capacity(items.len());
-        let mut failed = Vec::new();
-        for (ok, errs) in results {
-            out.extend(ok);
-            failed.extend(errs);
-        }
-        if !failed.is_empty() {
-            return Err(failed);
-        }
-        let mut slowest = timings.into_inner().unwrap_or_default();
-        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
-        slowest.truncate(5);
-        let workers = insights
-            .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .filter(|w| w.tasks > 0)
-            .collect();
-        let states = states
-            .into_iter()
-            .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        Ok((
-            out,
-            states,
-            Insights {
-                workers,
-                slowest,
-                wall: started.elapsed(),
-            },
-        ))
+        shared.finish(out, started.elapsed())
     }
 
     /// Unordered map: results as `(index, value)` in completion order.
@@ -429,31 +338,257 @@ fn inside_rayon() -> bool {
     rayon::current_thread_index().is_some()
 }
 
-fn run_one<S, T, R, E: std::fmt::Display>(
-    state: &mut S,
-    index: usize,
-    item: &T,
-    f: &(impl Fn(&mut S, usize, &T) -> Result<R, E> + Sync),
-) -> Result<R, TaskError> {
-    match catch_unwind(AssertUnwindSafe(|| f(state, index, item))) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(TaskError {
-            index,
-            message: e.to_string(),
-            panicked: false,
-        }),
-        Err(panic) => Err(TaskError {
-            index,
-            message: panic_message(panic),
-            panicked: true,
-        }),
-    }
-}
-
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".into())
+}
+
+/// What the chunks of one map share: the task, the per-worker states and numbers, the errors.
+struct Shared<'p, S, I, F> {
+    pool: &'p Pool,
+    init: I,
+    f: F,
+    /// One state per worker thread (plus one for a caller outside the pool).
+    states: Vec<Mutex<Option<S>>>,
+    insights: Vec<Mutex<WorkerInsight>>,
+    failed: Mutex<Vec<TaskError>>,
+    errors: AtomicUsize,
+    halted: AtomicBool,
+    timings: Mutex<Vec<(usize, Duration)>>,
+}
+
+impl<S, I, F> Shared<'_, S, I, F> {
+    fn slot(&self) -> usize {
+        let last = self.states.len() - 1;
+        rayon::current_thread_index().map_or(last, |i| i.min(last - 1))
+    }
+
+    /// Count an error (of the watched loop); sets `halted` when the halt policy says stop.
+    fn count_error(&self) {
+        let n = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
+        let stop = match self.pool.halt {
+            Halt::Never => false,
+            Halt::OnFirstError => true,
+            Halt::AfterErrors(max) => n >= max,
+        };
+        if stop {
+            self.halted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn note_errors(&self, mut errs: Vec<TaskError>) {
+        unpoison(self.failed.lock()).append(&mut errs);
+    }
+
+    fn finish<R>(
+        self,
+        out: Vec<R>,
+        wall: Duration,
+    ) -> Result<(Vec<R>, Vec<S>, Insights), Vec<TaskError>> {
+        let mut failed = unpoison(self.failed.into_inner());
+        if !failed.is_empty() {
+            failed.sort_by_key(|e| e.index);
+            return Err(failed);
+        }
+        let mut slowest = unpoison(self.timings.into_inner());
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+        slowest.truncate(5);
+        let workers = self
+            .insights
+            .into_iter()
+            .map(|m| unpoison(m.into_inner()))
+            .filter(|w| w.tasks > 0)
+            .collect();
+        let states = self
+            .states
+            .into_iter()
+            .filter_map(|m| unpoison(m.into_inner()))
+            .collect();
+        Ok((
+            out,
+            states,
+            Insights {
+                workers,
+                slowest,
+                wall,
+            },
+        ))
+    }
+}
+
+/// One chunk's tasks on one worker: takes the worker's state, runs the tasks in order, and
+/// gives the state back with the chunk's numbers; successes are returned, errors filed.
+struct ChunkRun<'s, 'p, T, S, I, F> {
+    shared: &'s Shared<'p, S, I, F>,
+    first: usize,
+    slice: &'s [T],
+}
+
+impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
+    fn run<R, E>(self) -> Vec<R>
+    where
+        E: std::fmt::Display,
+        I: Fn() -> S,
+        F: Fn(&mut S, usize, &T) -> Result<R, E>,
+    {
+        let shared = self.shared;
+        let slot = shared.slot();
+        // Take the state out rather than hold its lock: a nested map inside a task may make
+        // this thread steal another chunk of this map (rayon), which must not deadlock.
+        let taken = unpoison(shared.states[slot].lock()).take();
+        let mut me = WorkerInsight::default();
+        let mut state = taken.unwrap_or_else(|| {
+            let t0 = Instant::now();
+            let s = (shared.init)();
+            me.init = t0.elapsed();
+            s
+        });
+        let started = Instant::now();
+        let mut out = Vec::with_capacity(self.slice.len());
+        let mut errs = Vec::new();
+        let pool = shared.pool;
+        if pool.task_times || pool.timeout.is_some() || pool.halt != Halt::Never {
+            self.watched(&mut state, &mut out, &mut errs);
+        } else {
+            self.plain(&mut state, &mut out, &mut errs);
+        }
+        me.tasks = self.slice.len();
+        me.busy = started.elapsed();
+        {
+            let mut total = unpoison(shared.insights[slot].lock());
+            total.tasks += me.tasks;
+            total.busy += me.busy;
+            total.init += me.init;
+        }
+        let mut back = unpoison(shared.states[slot].lock());
+        if back.is_none() {
+            *back = Some(state);
+        }
+        drop(back);
+        if !errs.is_empty() {
+            shared.note_errors(errs);
+        }
+        out
+    }
+
+    /// Nothing timed, nothing can halt: one unwind guard around the loop, entered again after
+    /// a panic at the next item — the same per-task outcomes as a guard per task, at the cost
+    /// of a plain loop.
+    fn plain<R, E>(&self, state: &mut S, out: &mut Vec<R>, errs: &mut Vec<TaskError>)
+    where
+        E: std::fmt::Display,
+        F: Fn(&mut S, usize, &T) -> Result<R, E>,
+    {
+        let f = &self.shared.f;
+        // Every finished task pushed exactly one success or error, so their count says where
+        // to go on after a panic.
+        let mut next = 0;
+        while next < self.slice.len() {
+            let start = next;
+            let run = catch_unwind(AssertUnwindSafe(|| {
+                for (k, item) in self.slice[start..].iter().enumerate() {
+                    let index = self.first + start + k;
+                    match f(state, index, item) {
+                        Ok(v) => out.push(v),
+                        Err(e) => errs.push(TaskError::failed(index, e)),
+                    }
+                }
+            }));
+            if let Err(panic) = run {
+                let at = out.len() + errs.len();
+                errs.push(TaskError::panicked(self.first + at, panic));
+            }
+            next = out.len() + errs.len();
+        }
+    }
+
+    /// A guard and the halt/timeout checks per task.
+    fn watched<R, E>(&self, state: &mut S, out: &mut Vec<R>, errs: &mut Vec<TaskError>)
+    where
+        E: std::fmt::Display,
+        F: Fn(&mut S, usize, &T) -> Result<R, E>,
+    {
+        let shared = self.shared;
+        let pool = shared.pool;
+        let timed = pool.task_times || pool.timeout.is_some();
+        for (k, item) in self.slice.iter().enumerate() {
+            let index = self.first + k;
+            if shared.halted.load(Ordering::Relaxed) {
+                errs.push(TaskError::not_run(index));
+                continue;
+            }
+            let t = timed.then(Instant::now);
+            let mut result = match catch_unwind(AssertUnwindSafe(|| (shared.f)(state, index, item)))
+            {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(TaskError::failed(index, e)),
+                Err(panic) => Err(TaskError::panicked(index, panic)),
+            };
+            if let Some(t) = t {
+                let took = t.elapsed();
+                if let (Ok(_), Some(limit)) = (&result, pool.timeout)
+                    && took > limit
+                {
+                    result = Err(TaskError::timed_out(index, took, limit));
+                }
+                if took > Duration::from_micros(100) {
+                    unpoison(shared.timings.lock()).push((index, took));
+                }
+            }
+            match result {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    shared.count_error();
+                    errs.push(e);
+                }
+            }
+        }
+    }
+}
+
+impl TaskError {
+    fn failed(index: usize, e: impl std::fmt::Display) -> TaskError {
+        TaskError {
+            index,
+            message: e.to_string(),
+            panicked: false,
+        }
+    }
+
+    fn panicked(index: usize, panic: Box<dyn std::any::Any + Send>) -> TaskError {
+        TaskError {
+            index,
+            message: panic_message(panic),
+            panicked: true,
+        }
+    }
+
+    fn not_run(index: usize) -> TaskError {
+        TaskError {
+            index,
+            message: "not run: the pool halted".into(),
+            panicked: false,
+        }
+    }
+
+    fn timed_out(index: usize, took: Duration, limit: Duration) -> TaskError {
+        TaskError {
+            index,
+            message: format!(
+                "timed out after {:.3}s (limit {:.3}s)",
+                took.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
+            panicked: false,
+        }
+    }
+}
+
+/// A lock or value whose holder panicked is still usable here: tasks' panics are caught and
+/// reported, and every value behind these locks stays consistent between statements.
+fn unpoison<G>(r: Result<G, std::sync::PoisonError<G>>) -> G {
+    r.unwrap_or_else(|e| e.into_inner())
 }

@@ -125,6 +125,56 @@ fn a_panicking_task_is_reported_with_its_index_and_the_rest_run() {
 }
 
 #[test]
+fn panics_and_errors_in_one_chunk_each_keep_their_own_index() {
+    let ran = AtomicUsize::new(0);
+    let items: Vec<u32> = (0..100).collect();
+    let errors = Pool::new(2)
+        .chunk_size(100)
+        .map(&items, |i, &x| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            match x {
+                0 | 3 | 4 | 99 => panic!("boom at {i}"),
+                7 => Err(format!("bad {i}")),
+                _ => Ok(x),
+            }
+        })
+        .unwrap_err();
+    let seen: Vec<(usize, bool, String)> = errors
+        .into_iter()
+        .map(|e| (e.index, e.panicked, e.message))
+        .collect();
+    let expected = [(0, true), (3, true), (4, true), (7, false), (99, true)];
+    assert_eq!(seen.len(), expected.len(), "{seen:?}");
+    for ((index, panicked, message), (want, want_panic)) in seen.iter().zip(expected) {
+        assert_eq!((*index, *panicked), (want, want_panic));
+        assert!(message.ends_with(&format!(" {want}")), "{message}");
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn a_chunk_runs_its_tasks_in_order_on_one_state() {
+    let items: Vec<u32> = (0..50).collect();
+    let pool = Pool::new(2).chunk_size(50);
+    let (out, _, _) = pool
+        .map_with_state(
+            &items,
+            || 0u32,
+            |seen, _, &x| {
+                *seen += 1;
+                Ok::<_, String>((x, *seen))
+            },
+        )
+        .unwrap();
+    assert_eq!(out.iter().map(|p| p.0).collect::<Vec<_>>(), items);
+    assert_eq!(
+        out.last().unwrap().1,
+        50,
+        "one worker's state saw every task"
+    );
+}
+
+#[test]
 fn halt_on_first_error_stops_taking_tasks() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..1000).collect();
