@@ -1,13 +1,15 @@
 //! Deterministic generator of synthetic fluorescence-nuclei images with ground truth.
 //!
-//! `cargo run --release -p claim-image --example make-nuclei -- OUT_DIR COUNT [SEED]`
+//! `cargo run --release -p claim-image --example make-nuclei -- OUT_DIR COUNT [SEED] [deflate]`
 //!
-//! Writes `OUT_DIR/nuclei_NNN.tif` (512×512, 16-bit), `OUT_DIR/truth/nuclei_NNN_labels.png`
+//! Writes `OUT_DIR/nuclei_NNN.tif` (512×512, 16-bit; Deflate-compressed with `deflate`, as the
+//! bundled set is, to keep the repository small), `OUT_DIR/truth/nuclei_NNN_labels.png`
 //! (16-bit ground-truth labels) and `OUT_DIR/truth/nuclei.csv` (one row per nucleus).
 
 use claim_image::{Image, Labels, save_image_u16, save_labels};
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use tiff::encoder::{Compression, DeflateLevel, Predictor, TiffEncoder, colortype::Gray16};
 
 /// xorshift64*: a tiny seeded generator so the data set is the same everywhere.
 struct Rng(u64);
@@ -42,6 +44,7 @@ fn main() {
     let out = PathBuf::from(args.get(1).map_or("datasets/nuclei", |s| s.as_str()));
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(24);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2026);
+    let deflate = args.get(4).is_some_and(|s| s == "deflate");
     std::fs::create_dir_all(out.join("truth")).unwrap();
     let mut csv =
         String::from("image,label,centroid_row,centroid_col,area,semi_major,semi_minor,touching\n");
@@ -50,7 +53,12 @@ fn main() {
         let nuclei = place(&mut rng);
         let (img, labels) = render(&nuclei, &mut rng);
         let stem = format!("nuclei_{n:03}");
-        save_image_u16(&img, &out.join(format!("{stem}.tif"))).unwrap();
+        let path = out.join(format!("{stem}.tif"));
+        if deflate {
+            save_deflated(&img, &path);
+        } else {
+            save_image_u16(&img, &path).unwrap();
+        }
         save_labels(
             &labels,
             &out.join("truth").join(format!("{stem}_labels.png")),
@@ -84,6 +92,17 @@ fn main() {
     std::fs::write(out.join("truth").join("nuclei.csv"), csv).unwrap();
 }
 
+fn save_deflated(img: &Image, path: &std::path::Path) {
+    let data: Vec<u16> = img.data.iter().map(|&v| v as u16).collect();
+    let file = std::fs::File::create(path).unwrap();
+    TiffEncoder::new(std::io::BufWriter::new(file))
+        .unwrap()
+        .with_compression(Compression::Deflate(DeflateLevel::Best))
+        .with_predictor(Predictor::Horizontal)
+        .write_image::<Gray16>(img.width, img.height, &data)
+        .unwrap();
+}
+
 /// About 40 nuclei: mostly isolated, some in touching pairs.
 fn place(rng: &mut Rng) -> Vec<Nucleus> {
     let mut nuclei: Vec<Nucleus> = Vec::new();
@@ -92,11 +111,13 @@ fn place(rng: &mut Rng) -> Vec<Nucleus> {
         attempts += 1;
         let a = rng.range(6.0, 12.0);
         let b = a * rng.range(0.75, 1.0);
+        let angle = rng.range(0.0, std::f64::consts::PI);
         let (row, col) = if !nuclei.is_empty() && rng.next() < 0.25 {
-            // A touching partner: centre distance a bit less than the sum of radii.
+            // A touching partner: the outlines meet along the line between the centres (the
+            // soft edges overlap a little more, as neighbouring nuclei do in a blurred image).
             let base = &nuclei[nuclei.len() - 1];
             let t = rng.range(0.0, std::f64::consts::TAU);
-            let d = (base.b + b) * 0.9;
+            let d = (base.radius_towards(t) + radius(a, b, angle, t)) * rng.range(0.95, 1.0);
             (base.row + d * t.sin(), base.col + d * t.cos())
         } else {
             (rng.range(20.0, 492.0), rng.range(20.0, 492.0))
@@ -115,7 +136,6 @@ fn place(rng: &mut Rng) -> Vec<Nucleus> {
         if clash || near_but_not_partner {
             continue;
         }
-        let angle = rng.range(0.0, std::f64::consts::PI);
         let brightness = rng.range(1500.0, 6000.0);
         nuclei.push(Nucleus {
             row,
@@ -127,6 +147,20 @@ fn place(rng: &mut Rng) -> Vec<Nucleus> {
         });
     }
     nuclei
+}
+
+/// Distance from the centre to the outline of an ellipse (semi-axes `a` ≥ `b`, major axis at
+/// `angle`) in direction `t` (row = sin t, col = cos t; the renderer's convention).
+fn radius(a: f64, b: f64, angle: f64, t: f64) -> f64 {
+    let along = (t + angle).sin();
+    let across = (t + angle).cos();
+    1.0 / ((along / a).powi(2) + (across / b).powi(2)).sqrt()
+}
+
+impl Nucleus {
+    fn radius_towards(&self, t: f64) -> f64 {
+        radius(self.a, self.b, self.angle, t)
+    }
 }
 
 fn render(nuclei: &[Nucleus], rng: &mut Rng) -> (Image, Labels) {

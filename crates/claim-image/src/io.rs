@@ -62,6 +62,51 @@ pub fn load_image(path: &Path) -> Result<Image> {
     })
 }
 
+/// Every page of a multi-page TIFF (a z-stack, channels or a time series) as 8- or 16-bit
+/// grayscale images, in file order; [`load_image`] reads the first page only.
+pub fn load_stack(path: &Path) -> Result<Vec<Image>> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+    let mut decoder = Decoder::new(std::io::BufReader::new(file))
+        .map_err(|e| file_error(path, format!("not a readable TIFF: {e}")))?;
+    let mut pages = Vec::new();
+    loop {
+        let page = pages.len() + 1;
+        let at_page = |e: tiff::TiffError| file_error(path, format!("page {page}: {e}"));
+        let (width, height) = decoder.dimensions().map_err(at_page)?;
+        let colour = decoder.colortype().map_err(at_page)?;
+        let (bit_depth, data): (u8, Vec<f32>) = match decoder.read_image().map_err(at_page)? {
+            DecodingResult::U8(v) if colour == tiff::ColorType::Gray(8) => {
+                (8, v.into_iter().map(f32::from).collect())
+            }
+            DecodingResult::U16(v) if colour == tiff::ColorType::Gray(16) => {
+                (16, v.into_iter().map(f32::from).collect())
+            }
+            _ => {
+                return Err(file_error(
+                    path,
+                    format!(
+                        "page {page} is {colour:?}; a stack can hold only 8- or 16-bit \
+                         grayscale pages (load_image converts the first page of others)"
+                    ),
+                ));
+            }
+        };
+        pages.push(Image {
+            width,
+            height,
+            bit_depth,
+            data,
+        });
+        if !decoder.more_images() {
+            return Ok(pages);
+        }
+        decoder
+            .next_image()
+            .map_err(|e| file_error(path, format!("page {}: {e}", pages.len() + 1)))?;
+    }
+}
+
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
@@ -77,17 +122,38 @@ fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
             "unsupported format: use .png, .tif or .tiff",
         ));
     }
-    // Write next to the target and rename, so readers never see a half-written image.
-    let tmp = path.with_extension(format!("{ext}.{}.tmp", std::process::id()));
     let format = if ext == "png" {
         image::ImageFormat::Png
     } else {
         image::ImageFormat::Tiff
     };
-    buffer
+    // Write next to the target and rename, so readers never see a half-written image. The
+    // temporary name is unique to this write (process, counter, clock): two workers saving the
+    // same output at once (a redone item) must not rename each other's file away.
+    let tmp = temporary_beside(path);
+    let written = buffer
         .save_with_format(&tmp, format)
-        .map_err(|e| file_error(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+        .map_err(|e| file_error(path, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn temporary_beside(path: &Path) -> std::path::PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("image");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    // Keep the extension last: the encoder does not care, but a person listing the folder does.
+    path.with_file_name(format!(
+        ".{name}.{}.{n}.{nanos}.tmp.{ext}",
+        std::process::id()
+    ))
 }
 
 /// Save an image as 16-bit (values clamped to 0..=65535).
@@ -170,4 +236,62 @@ fn hsv(h: f32) -> [u8; 3] {
         ((1.0 - (k.min(4.0 - k).clamp(0.0, 1.0))) * 255.0) as u8
     };
     [x(5.0), x(3.0), x(1.0)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiff::encoder::{TiffEncoder, colortype};
+
+    fn three_page_tiff(path: &Path) {
+        let mut encoder = TiffEncoder::new(std::fs::File::create(path).unwrap()).unwrap();
+        for page in 0..3u16 {
+            let data: Vec<u16> = (0..12).map(|i| 1000 * page + i).collect();
+            encoder
+                .write_image::<colortype::Gray16>(4, 3, &data)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_stack_has_every_page_and_load_image_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stack.tif");
+        three_page_tiff(&path);
+        let pages = load_stack(&path).unwrap();
+        assert_eq!(pages.len(), 3);
+        for (k, page) in pages.iter().enumerate() {
+            assert_eq!((page.width, page.height, page.bit_depth), (4, 3, 16));
+            assert_eq!(page.at(2, 3), 1000.0 * k as f32 + 11.0);
+        }
+        assert_eq!(load_image(&path).unwrap().data, pages[0].data);
+    }
+
+    #[test]
+    fn a_stack_of_a_non_tiff_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("not.tif");
+        std::fs::write(&path, "hello").unwrap();
+        let err = load_stack(&path).unwrap_err().to_string();
+        assert!(err.contains("not.tif") && err.contains("TIFF"), "{err}");
+    }
+
+    #[test]
+    fn workers_saving_the_same_output_at_once_never_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("same.png");
+        let img = Image::from_fn(64, 64, 16, |y, x| (y * 64 + x) as f32);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..25 {
+                        save_image_u16(&img, &path).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(load_image(&path).unwrap().data, img.data);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary files left behind");
+    }
 }

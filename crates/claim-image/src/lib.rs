@@ -1,13 +1,14 @@
 //! # claim-image: nuclei segmentation and region measurement
 //!
-//! Owns: loading 8/16-bit grayscale PNG/TIFF, Gaussian and median filters, 16-bit-aware Otsu,
-//! mask clean-up, labelling, a distance-transform watershed for touching round objects,
+//! Owns: loading 8/16-bit grayscale PNG/TIFF (and every page of a TIFF stack), Gaussian and
+//! median filters, 16-bit-aware Otsu and Li thresholds, mask clean-up, labelling, a watershed
+//! that splits touching objects by shape (distance transform) or by intensity,
 //! scikit-image-compatible region properties, and overlays a person can look at. Pure Rust, no
 //! script engine: `claimsh` binds these to script functions.
 //!
 //! Uses `imageproc` where it has the operation (Gaussian blur, morphology, connected components,
 //! distance transform) and our own code where it has none or is 8-bit only (Otsu on 16-bit data,
-//! region properties, watershed, hole filling, median on 16-bit).
+//! region properties, watershed, hole filling, median on 16-bit, Li).
 //!
 //! ```
 //! use claim_image::{Image, Mask};
@@ -30,8 +31,8 @@ mod measure;
 mod watershed;
 
 pub use error::{Error, Result};
-pub use filters::otsu;
+pub use filters::{li, otsu};
 pub use image::{Image, Labels, Mask};
-pub use io::{load_image, save_image_u16, save_labels, save_mask, save_overlay};
+pub use io::{load_image, load_stack, save_image_u16, save_labels, save_mask, save_overlay};
 pub use measure::{RegionProps, measure};
-pub use watershed::{WatershedOptions, watershed};
+pub use watershed::{WatershedOptions, watershed, watershed_by_intensity};

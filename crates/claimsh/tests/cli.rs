@@ -403,6 +403,7 @@ fn the_main_example_finds_the_bundled_nuclei() {
         assert!(results.join(format!("{image}_overlay.png")).exists());
     }
     let f1 = 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64;
+    assert_eq!(fn_, 0, "every nucleus found (tp {tp}, fp {fp})");
     assert!(f1 >= 0.95, "F1 {f1:.3} (tp {tp}, fp {fp}, fn {fn_})");
     let summary = std::fs::read_to_string(results.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), by_image.len() + 1, "{summary}");

@@ -72,6 +72,19 @@ fn workspace() -> PathBuf {
         .unwrap()
 }
 
+/// The bundled images' stems.
+fn bundled_images() -> Vec<String> {
+    let mut stems: Vec<String> = std::fs::read_dir(workspace().join("datasets/nuclei"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".tif").map(str::to_string)
+        })
+        .collect();
+    stems.sort();
+    stems
+}
+
 /// A copy of the example beside a link to the data, in a fresh directory.
 fn example_copy(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("examples")).unwrap();
@@ -94,6 +107,7 @@ fn a_four_task_array_segments_every_image_once_across_nodes() {
     wait_for_jobs(&job, Duration::from_secs(300));
     eprintln!("4-task array wall time: {:.2}s", t0.elapsed().as_secs_f64());
     let state = dir.path().join("examples/.claimsh/segment-nuclei");
+    let images = bundled_images();
     let s = status(&state);
     assert_eq!(
         (
@@ -101,25 +115,22 @@ fn a_four_task_array_segments_every_image_once_across_nodes() {
             s["failed"].as_u64(),
             s["running"].as_u64()
         ),
-        (Some(13), Some(0), Some(0)),
-        "{s}"
+        (Some(images.len() as u64 + 1), Some(0), Some(0)),
+        "{s}: every image plus the summary"
     );
     let hosts = done_hosts(&state);
     assert!(hosts.len() >= 3, "work spread over {hosts:?}");
     let results = dir.path().join("results/nuclei");
-    for n in 0..12 {
-        let csv = std::fs::read_to_string(results.join(format!("nuclei_{n:03}.csv"))).unwrap();
-        assert!(
-            csv.lines().count() > 10,
-            "nuclei_{n:03}.csv looks incomplete"
-        );
+    for stem in &images {
+        let csv = std::fs::read_to_string(results.join(format!("{stem}.csv"))).unwrap();
+        assert!(csv.lines().count() > 10, "{stem}.csv looks incomplete");
     }
     assert_eq!(
         std::fs::read_to_string(results.join("summary.csv"))
             .unwrap()
             .lines()
             .count(),
-        13
+        images.len() + 1
     );
     let logs = String::from_utf8_lossy(
         &claimsh()

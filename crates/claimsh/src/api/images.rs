@@ -9,7 +9,12 @@ use std::sync::Arc;
 pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "load_image(path: String) -> Image",
-        about: "Load an 8/16-bit grayscale PNG or TIFF (colour → luminance).",
+        about: "Load an 8/16-bit grayscale PNG or TIFF (colour → luminance; first page of a \
+                multi-page TIFF).",
+    },
+    FnDoc {
+        signature: "load_stack(path: String) -> Array",
+        about: "Every page of a multi-page TIFF (z-stack, channels, time series) as images.",
     },
     FnDoc {
         signature: "img.width / img.height / img.bit_depth -> int",
@@ -30,6 +35,11 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "otsu(img: Image) -> float",
         about: "Otsu threshold in the image's units (scikit-image threshold_otsu).",
+    },
+    FnDoc {
+        signature: "li(img: Image) -> float",
+        about: "Li's minimum cross-entropy threshold (scikit-image threshold_li): keeps dim \
+                objects when brightness varies a lot, where Otsu splits bright from dim.",
     },
     FnDoc {
         signature: "threshold(img: Image, t: float) -> Mask",
@@ -65,7 +75,14 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "watershed(mask: Mask) -> Labels / watershed(mask, #{sigma, min_distance, h})",
-        about: "Split touching round objects (distance transform, h-maxima markers).",
+        about: "Split touching round objects by shape (distance transform, h-maxima markers; \
+                defaults sigma 1, min_distance 2, h 0.1 px).",
+    },
+    FnDoc {
+        signature: "watershed(mask: Mask, img: Image) -> Labels / watershed(mask, img, #{...})",
+        about: "Split touching objects by intensity: along the dark valleys of img (the smoothed \
+                image); h is a relative dip (default 0.1 = 10% darker than the dimmer peak), \
+                sigma 0, min_distance 2. For nuclei brighter in their middle.",
     },
     FnDoc {
         signature: "measure(labels: Labels, img: Image) -> Array",
@@ -97,6 +114,11 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         claim_image::load_image(&w.resolve(path)).map_err(err)
     });
     let w = worker.clone();
+    engine.register_fn("load_stack", move |path: &str| -> R<Array> {
+        let pages = claim_image::load_stack(&w.resolve(path)).map_err(err)?;
+        Ok(pages.into_iter().map(Dynamic::from).collect())
+    });
+    let w = worker.clone();
     engine.register_fn("save_image", move |x: Image, path: &str| -> R<()> {
         claim_image::save_image_u16(&x, &w.resolve(path)).map_err(err)
     });
@@ -118,6 +140,7 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         i.median(u32::try_from(radius).unwrap_or(0)).map_err(err)
     });
     engine.register_fn("otsu", |i: &mut Image| claim_image::otsu(i));
+    engine.register_fn("li", |i: &mut Image| claim_image::li(i));
     engine.register_fn("threshold", |i: &mut Image, t: f64| i.threshold(t));
     engine.register_fn("threshold", |i: &mut Image, t: i64| i.threshold(t as f64));
     engine.register_fn("open", |m: &mut Mask, r: i64| -> R<Mask> {
@@ -150,25 +173,19 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         claim_image::watershed(m, &WatershedOptions::default())
     });
     engine.register_fn("watershed", |m: &mut Mask, o: Map| -> R<Labels> {
-        let mut options = WatershedOptions::default();
-        for (key, value) in o {
-            let v = value
-                .as_float()
-                .or_else(|_| value.as_int().map(|i| i as f64))
-                .map_err(|_| script_error(format!("watershed option {key} must be a number")))?;
-            match key.as_str() {
-                "sigma" => options.sigma = v,
-                "min_distance" => options.min_distance = v,
-                "h" => options.h = v,
-                other => {
-                    return Err(script_error(format!(
-                        "unknown watershed option {other:?} (use sigma, min_distance, h)"
-                    )));
-                }
-            }
-        }
+        let options = watershed_options(WatershedOptions::default(), o)?;
         Ok(claim_image::watershed(m, &options))
     });
+    engine.register_fn("watershed", |m: &mut Mask, img: Image| -> R<Labels> {
+        claim_image::watershed_by_intensity(m, &img, &WatershedOptions::by_intensity()).map_err(err)
+    });
+    engine.register_fn(
+        "watershed",
+        |m: &mut Mask, img: Image, o: Map| -> R<Labels> {
+            let options = watershed_options(WatershedOptions::by_intensity(), o)?;
+            claim_image::watershed_by_intensity(m, &img, &options).map_err(err)
+        },
+    );
     engine.register_fn("measure", |l: &mut Labels, i: Image| -> R<Array> {
         let props = claim_image::measure(l, &i).map_err(err)?;
         Ok(props
@@ -195,4 +212,25 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
             claim_image::save_overlay(i, &l, &w.resolve(path)).map_err(err)
         },
     );
+}
+
+/// Script options over the given defaults; unknown keys and non-numbers are errors.
+fn watershed_options(mut options: WatershedOptions, o: Map) -> R<WatershedOptions> {
+    for (key, value) in o {
+        let v = value
+            .as_float()
+            .or_else(|_| value.as_int().map(|i| i as f64))
+            .map_err(|_| script_error(format!("watershed option {key} must be a number")))?;
+        match key.as_str() {
+            "sigma" => options.sigma = v,
+            "min_distance" => options.min_distance = v,
+            "h" => options.h = v,
+            other => {
+                return Err(script_error(format!(
+                    "unknown watershed option {other:?} (use sigma, min_distance, h)"
+                )));
+            }
+        }
+    }
+    Ok(options)
 }
