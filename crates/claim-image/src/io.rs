@@ -156,6 +156,33 @@ fn temporary_beside(path: &Path) -> std::path::PathBuf {
     ))
 }
 
+/// The 0.5th and 99.5th percentiles, for the overlay's contrast stretch: from a histogram on
+/// 8/16-bit images (one pass), by selection on floating-point ones.
+fn percentiles_05_995(img: &Image) -> (f32, f32) {
+    let n = img.data.len();
+    let (lo_rank, hi_rank) = (n / 200, n - 1 - n / 200);
+    if img.is_integer() {
+        let mut hist = vec![0usize; 1 << 16];
+        for &v in &img.data {
+            hist[(v.max(0.0) as usize).min(65535)] += 1;
+        }
+        let value_at = |rank: usize| {
+            let mut seen = 0;
+            hist.iter()
+                .position(|&count| {
+                    seen += count;
+                    seen > rank
+                })
+                .unwrap_or(0) as f32
+        };
+        return (value_at(lo_rank), value_at(hi_rank));
+    }
+    let mut values = img.data.clone();
+    let lo = *values.select_nth_unstable_by(lo_rank, f32::total_cmp).1;
+    let hi = *values.select_nth_unstable_by(hi_rank, f32::total_cmp).1;
+    (lo, hi)
+}
+
 /// Save an image as 16-bit (values clamped to 0..=65535).
 pub fn save_image_u16(img: &Image, path: &Path) -> Result<()> {
     let data = img
@@ -198,10 +225,8 @@ pub fn save_overlay(img: &Image, labels: &Labels, path: &Path) -> Result<()> {
             "save_overlay: image and labels differ in size".into(),
         ));
     }
-    let mut sorted = img.data.clone();
-    sorted.sort_by(f32::total_cmp);
-    let lo = sorted[sorted.len() / 200];
-    let hi = sorted[sorted.len() - 1 - sorted.len() / 200].max(lo + 1.0);
+    let (lo, hi) = percentiles_05_995(img);
+    let hi = hi.max(lo + 1.0);
     let (w, h) = (img.width as i64, img.height as i64);
     let mut out = ImageBuffer::<Rgb<u8>, Vec<u8>>::new(img.width, img.height);
     for r in 0..h {

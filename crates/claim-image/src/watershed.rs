@@ -7,7 +7,6 @@
 use crate::error::{Error, Result};
 use crate::image::{Image, Labels, Mask};
 use image::{GrayImage, Luma};
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Watershed parameters.
@@ -49,33 +48,17 @@ impl WatershedOptions {
     }
 }
 
-#[derive(PartialEq)]
-struct Entry {
-    priority: f32,
-    order: u64,
-    index: usize,
-}
-
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.priority
-            .total_cmp(&other.priority)
-            .then(other.order.cmp(&self.order))
-    }
-}
-
 /// Split the objects of `mask` along the valleys of their distance transform.
 pub fn watershed(mask: &Mask, options: &WatershedOptions) -> Labels {
     let dist = distance(mask);
     let mut relief = dist.clone();
     smooth_inside(&mut relief, mask, options.sigma);
-    split(mask, &relief.data, &dist.data, options)
+    split(
+        mask,
+        &relief.data,
+        |i| dist.data[i] as f64 >= options.min_distance,
+        options,
+    )
 }
 
 /// Split the objects of `mask` along the dark valleys of `img` (normally the smoothed image the
@@ -93,11 +76,38 @@ pub fn watershed_by_intensity(
         )));
     }
     let mut relief = Image {
-        data: img.data.iter().map(|&v| v.max(1.0).ln()).collect(),
-        ..img.clone()
+        width: img.width,
+        height: img.height,
+        bit_depth: 32,
+        data: img
+            .data
+            .iter()
+            .zip(&mask.data)
+            .map(|(&v, &inside)| if inside { v.max(1.0).ln() } else { 0.0 })
+            .collect(),
     };
     smooth_inside(&mut relief, mask, options.sigma);
-    Ok(split(mask, &relief.data, &distance(mask).data, options))
+    let depth = |i: usize| depth_at_least(mask, i, options.min_distance);
+    Ok(split(mask, &relief.data, depth, options))
+}
+
+/// Whether pixel `i` is at least `d` from every background pixel (the distance transform's
+/// test, for the few candidate peaks only: cheaper than transforming the whole image).
+fn depth_at_least(mask: &Mask, i: usize, d: f64) -> bool {
+    let (w, h) = (mask.width as i64, mask.height as i64);
+    let (r, c) = ((i as i64) / w, (i as i64) % w);
+    let reach = d.ceil() as i64;
+    for dr in -reach..=reach {
+        for dc in -reach..=reach {
+            let (rr, cc) = (r + dr, c + dc);
+            let near = ((dr * dr + dc * dc) as f64) < d * d;
+            if near && rr >= 0 && cc >= 0 && rr < h && cc < w && !mask.data[(rr * w + cc) as usize]
+            {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn distance(mask: &Mask) -> Image {
@@ -130,21 +140,34 @@ fn smooth_inside(relief: &mut Image, mask: &Mask, sigma: f64) {
     }
 }
 
-fn split(mask: &Mask, relief: &[f32], dist: &[f32], options: &WatershedOptions) -> Labels {
+/// `deep_enough(i)`: whether a peak at pixel `i` lies at least `min_distance` inside its object.
+fn split(
+    mask: &Mask,
+    relief: &[f32],
+    deep_enough: impl Fn(usize) -> bool,
+    options: &WatershedOptions,
+) -> Labels {
     let (w, h) = (mask.width as usize, mask.height as usize);
-    let markers = h_maxima(relief, dist, &mask.data, w, h, options);
+    let markers = h_maxima(relief, deep_enough, &mask.data, w, h, options.h);
     flood(relief, &mask.data, markers, w, h, mask)
 }
 
+/// The 8 neighbours of pixel `i` that lie inside the image.
 fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
-    let (r, c) = ((i / w) as i64, (i % w) as i64);
-    (-1..=1i64)
-        .flat_map(move |dr| (-1..=1i64).map(move |dc| (dr, dc)))
-        .filter_map(move |(dr, dc)| {
-            let (rr, cc) = (r + dr, c + dc);
-            ((dr, dc) != (0, 0) && rr >= 0 && cc >= 0 && rr < h as i64 && cc < w as i64)
-                .then(|| rr as usize * w + cc as usize)
-        })
+    let (r, c) = (i / w, i % w);
+    let (up, down, left, right) = (r > 0, r + 1 < h, c > 0, c + 1 < w);
+    [
+        (up && left, i.wrapping_sub(w + 1)),
+        (up, i.wrapping_sub(w)),
+        (up && right, i.wrapping_sub(w).wrapping_add(1)),
+        (left, i.wrapping_sub(1)),
+        (right, i + 1),
+        (down && left, (i + w).wrapping_sub(1)),
+        (down, i + w),
+        (down && right, i + w + 1),
+    ]
+    .into_iter()
+    .filter_map(|(inside, j)| inside.then_some(j))
 }
 
 /// Markers = regional maxima that survive an h-maxima test: flood from the highest pixels down
@@ -153,26 +176,33 @@ fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
 /// `min_distance` inside the object.
 fn h_maxima(
     relief: &[f32],
-    dist: &[f32],
+    deep_enough: impl Fn(usize) -> bool,
     inside: &[bool],
     w: usize,
     h: usize,
-    o: &WatershedOptions,
+    depth: f64,
 ) -> Vec<u32> {
-    let mut order: Vec<usize> = (0..w * h).filter(|&i| inside[i]).collect();
-    order.sort_by(|&a, &b| relief[b].total_cmp(&relief[a]));
-    let mut parent: Vec<usize> = (0..w * h).collect();
-    // Each basin's highest pixel (basins grow from it, so it is the root's own index).
+    // Highest first: sort (relief, index) packed in one u64 each, so comparisons need no
+    // lookups; equal reliefs keep raster order.
+    let mut packed: Vec<u64> = (0..w * h)
+        .filter(|&i| inside[i])
+        .map(|i| ((!(total_order_key(relief[i]) as u32 ^ 0x8000_0000)) as u64) << 32 | i as u64)
+        .collect();
+    packed.sort_unstable();
+    let order: Vec<u32> = packed.into_iter().map(|k| k as u32).collect();
+    let mut parent: Vec<u32> = (0..(w * h) as u32).collect();
+    // Each basin's root is its highest pixel (basins grow from it).
     let mut seen = vec![false; w * h];
     let mut kept = vec![false; w * h];
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
+    fn find(parent: &mut [u32], mut i: usize) -> usize {
+        while parent[i] as usize != i {
+            parent[i] = parent[parent[i] as usize];
+            i = parent[i] as usize;
         }
         i
     }
     for &i in &order {
+        let i = i as usize;
         seen[i] = true;
         for j in neighbours(i, w, h) {
             if !seen[j] {
@@ -187,29 +217,37 @@ fn h_maxima(
             } else {
                 (b, a)
             };
-            if (relief[lo] - relief[i]) as f64 >= o.h && dist[lo] as f64 >= o.min_distance {
+            if !kept[lo] && (relief[lo] - relief[i]) as f64 >= depth && deep_enough(lo) {
                 kept[lo] = true;
             }
-            parent[lo] = hi;
+            parent[lo] = hi as u32;
         }
     }
     // Each kept basin root, plus the root of every final component, seeds a marker at its peak.
     let mut markers = vec![0u32; w * h];
-    let mut next = 0u32;
     let mut roots: Vec<usize> = order
         .iter()
-        .copied()
+        .map(|&i| i as usize)
         .filter(|&i| kept[i] || find(&mut parent, i) == i)
         .collect();
     roots.sort_unstable();
     roots.dedup();
-    for root in roots {
-        next += 1;
-        markers[root] = next;
+    for (n, root) in roots.into_iter().enumerate() {
+        markers[root] = n as u32 + 1;
     }
     markers
 }
 
+/// A key whose integer order is `f32::total_cmp`'s order.
+fn total_order_key(x: f32) -> i32 {
+    let bits = x.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
+}
+
+/// Priority flooding from the markers: the highest pixel next to a labelled one is labelled
+/// next; among equals, first come first served. The queue holds one `u64` per pixel: relief in
+/// the high half (order-preserving bits), arrival number (inverted) in the low half; the pixel
+/// each arrival stands for is kept beside it.
 fn flood(
     relief: &[f32],
     inside: &[bool],
@@ -219,28 +257,23 @@ fn flood(
     mask: &Mask,
 ) -> Labels {
     let mut heap = BinaryHeap::new();
-    let mut order = 0u64;
-    for i in 0..w * h {
-        if labels[i] > 0 {
-            heap.push(Entry {
-                priority: relief[i],
-                order,
-                index: i,
-            });
-            order += 1;
-        }
+    let mut arrivals: Vec<u32> = Vec::new();
+    let key = |i: usize, arrival: usize| {
+        let high = (total_order_key(relief[i]) as u32 ^ 0x8000_0000) as u64;
+        high << 32 | (u32::MAX - arrival as u32) as u64
+    };
+    for i in (0..w * h).filter(|&i| labels[i] > 0) {
+        heap.push(key(i, arrivals.len()));
+        arrivals.push(i as u32);
     }
-    while let Some(Entry { index, .. }) = heap.pop() {
+    while let Some(top) = heap.pop() {
+        let index = arrivals[(u32::MAX - top as u32) as usize] as usize;
         let label = labels[index];
         for j in neighbours(index, w, h) {
             if inside[j] && labels[j] == 0 {
                 labels[j] = label;
-                order += 1;
-                heap.push(Entry {
-                    priority: relief[j],
-                    order,
-                    index: j,
-                });
+                heap.push(key(j, arrivals.len()));
+                arrivals.push(j as u32);
             }
         }
     }
