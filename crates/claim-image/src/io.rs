@@ -27,10 +27,7 @@ pub fn load_image(path: &Path) -> Result<Image> {
         DynamicImage::ImageLuma8(b) => (8, b.into_raw().into_iter().map(f32::from).collect()),
         DynamicImage::ImageLuma16(b) => (16, b.into_raw().into_iter().map(f32::from).collect()),
         other => {
-            eprintln!(
-                "note: {} is not grayscale; using its luminance",
-                path.display()
-            );
+            note_colour(path);
             if other.color().bytes_per_pixel() / other.color().channel_count().max(1) >= 2 {
                 (
                     16,
@@ -60,6 +57,18 @@ pub fn load_image(path: &Path) -> Result<Image> {
         bit_depth,
         data,
     })
+}
+
+/// Colour images are analysed by their luminance; the first one a process meets is a warning
+/// (on the console), the rest are noted in the log only.
+fn note_colour(path: &Path) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let message = "not grayscale: using its luminance";
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(path = %path.display(), "{message}");
+    } else {
+        tracing::warn!(path = %path.display(), "{message} (further colour images: log only)");
+    }
 }
 
 /// Every page of a multi-page TIFF (a z-stack, channels or a time series) as 8- or 16-bit

@@ -154,6 +154,62 @@ fn an_error_outside_any_item_stops_with_its_position_and_exit_1() {
 }
 
 #[test]
+fn bad_image_arguments_are_script_errors_that_say_what_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/real")
+        .canonicalize()
+        .unwrap();
+    std::fs::write(dir.path().join("corrupt.tif"), "not an image").unwrap();
+    let body = r#"
+let errors = [];
+let coins = load_image("REAL/coins.png");
+let cell = load_image("REAL/cell.png");
+try { load_image("missing.tif"); } catch (e) { errors.push(`missing|${e}`); }
+try { load_image("corrupt.tif"); } catch (e) { errors.push(`corrupt|${e}`); }
+try { coins.gaussian(-1.0); } catch (e) { errors.push(`sigma|${e}`); }
+try { coins.threshold(100).watershed(cell); } catch (e) { errors.push(`sizes|${e}`); }
+try { save_image(coins, "out.jpg"); } catch (e) { errors.push(`format|${e}`); }
+try { load_stack("REAL/coins.png"); } catch (e) { errors.push(`stack|${e}`); }
+try { coins.threshold(100).watershed(#{depth: 2}); } catch (e) { errors.push(`option|${e}`); }
+write_text("errors.txt", errors.reduce(|s, x| s + x + "\n", ""));
+coins.gaussian(0.0);
+"#
+    .replace("REAL", &real.to_string_lossy());
+    script(dir.path(), "bad.rhai", &body);
+    let out = run_in(dir.path(), "h", &["bad.rhai", "-j", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the last, uncaught one stops the run"
+    );
+    assert!(
+        text(&out.stderr).contains("bad.rhai:13:7") && text(&out.stderr).contains("sigma"),
+        "{}",
+        text(&out.stderr)
+    );
+    let errors = std::fs::read_to_string(dir.path().join("errors.txt")).unwrap();
+    let expect = [
+        ("missing", &["missing.tif"][..]),
+        ("corrupt", &["corrupt.tif"]),
+        ("sigma", &["sigma", "-1"]),
+        ("sizes", &["550x660", "384x303"]),
+        ("format", &["out.jpg", ".png"]),
+        ("stack", &["coins.png", "TIFF"]),
+        ("option", &["depth"]),
+    ];
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), expect.len(), "{errors}");
+    for (line, (what, words)) in lines.iter().zip(expect) {
+        let (tag, message) = line.split_once('|').unwrap();
+        assert_eq!(tag, what);
+        for word in words {
+            assert!(message.contains(word), "{what}: {message:?} lacks {word:?}");
+        }
+    }
+}
+
+#[test]
 fn check_reports_a_syntax_error_as_file_line_col_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     script(dir.path(), "bad.rhai", "let x = 1;\nlet y = (2 + ;\n");
