@@ -6,7 +6,7 @@ mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use util::{claimsh, text};
+use util::{Running, claimsh, text};
 
 fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
     claimsh()
@@ -233,23 +233,18 @@ fn ctrl_c_releases_held_claims_and_exits_130() {
         "job.rhai",
         "if claim(\"slow\") {\n  write_text(\"started\", \"\");\n  loop { sleep(0.05); }\n}\n",
     );
-    let mut child = claimsh()
-        .current_dir(dir.path())
-        .env("CLAIMSH_HOST", "h")
-        .args(["job.rhai", "-j", "1", "-q"])
-        .spawn()
-        .unwrap();
-    let started = dir.path().join("started");
-    let t0 = std::time::Instant::now();
-    while !started.exists() {
-        assert!(t0.elapsed().as_secs() < 30, "script never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = Running::spawn(
+        claimsh()
+            .current_dir(dir.path())
+            .env("CLAIMSH_HOST", "h")
+            .args(["job.rhai", "-j", "1", "-q"]),
+    );
+    child.wait_for_file(&dir.path().join("started"));
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.0.id().to_string()])
         .status()
         .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
     let status = status_json(dir.path(), "job.rhai");
     assert_eq!(
         (
@@ -281,31 +276,26 @@ fn status_json_and_cleanup_cover_done_running_stale_and_failed() {
         "h",
         &["seed.rhai", "--state", "st", "-j", "1", "-q"],
     );
-    let mut holder = claimsh()
-        .current_dir(dir.path())
-        .env("CLAIMSH_HOST", "h")
-        .args(["hold.rhai", "--state", "st", "-j", "1", "-q"])
-        .spawn()
-        .unwrap();
-    while !dir.path().join("held").exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    let mut holder = Running::spawn(
+        claimsh()
+            .current_dir(dir.path())
+            .env("CLAIMSH_HOST", "h")
+            .args(["hold.rhai", "--state", "st", "-j", "1", "-q"]),
+    );
+    holder.wait_for_file(&dir.path().join("held"));
+    drop(holder); // SIGKILL while it holds c
     script(
         dir.path(),
         "run.rhai",
         "if claim(\"d\") { write_text(\"running\", \"\"); loop { sleep(0.05); } }\n",
     );
-    let mut runner = claimsh()
-        .current_dir(dir.path())
-        .env("CLAIMSH_HOST", "h")
-        .args(["run.rhai", "--state", "st", "-j", "1", "-q"])
-        .spawn()
-        .unwrap();
-    while !dir.path().join("running").exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut runner = Running::spawn(
+        claimsh()
+            .current_dir(dir.path())
+            .env("CLAIMSH_HOST", "h")
+            .args(["run.rhai", "--state", "st", "-j", "1", "-q"]),
+    );
+    runner.wait_for_file(&dir.path().join("running"));
     let s = util::status(dir.path(), Some("h"), &["--state", "st"]);
     assert_eq!(
         (
@@ -338,8 +328,7 @@ fn status_json_and_cleanup_cover_done_running_stale_and_failed() {
         ),
         (Some(1), Some(0), Some(0))
     );
-    runner.kill().unwrap();
-    runner.wait().unwrap();
+    drop(runner);
 }
 
 #[test]

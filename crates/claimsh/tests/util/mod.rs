@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// The claimsh binary under test.
 pub fn claimsh() -> Command {
@@ -31,4 +32,41 @@ pub fn status(dir: &Path, host: Option<&str>, target: &[&str]) -> serde_json::Va
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A spawned claimsh, killed when dropped: a failing assertion never leaves it looping.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Spawn `command`.
+    pub fn spawn(command: &mut Command) -> Running {
+        Running(command.spawn().unwrap())
+    }
+
+    /// Wait until the script has written `file`; panics if the process exits first or after
+    /// 60 s.
+    pub fn wait_for_file(&mut self, file: &Path) {
+        let started = Instant::now();
+        while !file.exists() {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                panic!(
+                    "claimsh exited ({status}) before writing {}",
+                    file.display()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} never appeared",
+                file.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
