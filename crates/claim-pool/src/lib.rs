@@ -3,8 +3,10 @@
 //! Owns: running many tasks over the cores of one machine — ordered and unordered maps, a
 //! streaming map with a bound on tasks in flight, per-worker state built by an init function,
 //! chunking, error and panic capture with the failing item's index, halt policies, timeouts
-//! reported per task, and insights (tasks, busy time per worker). Does not own: claiming (a
-//! `claim-core` ledger drives `for_each_claimed`), progress drawing (the caller gets a callback).
+//! reported per task, progress, and insights (per worker tasks, busy, idle and init time; the
+//! slowest tasks; added up over every map of a pool). Does not own: claiming (a
+//! `claim-core` ledger drives `for_each_claimed`), progress drawing (the caller gets a callback,
+//! [`Pool::on_progress`]).
 //!
 //! Nested use does not oversubscribe: a pool's workers are rayon threads, and a map started from
 //! inside a pool task runs on the same threads (rayon's work stealing), never on new ones.
@@ -49,10 +51,14 @@ pub struct TaskError {
 /// Per-worker numbers for `--insights`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerInsight {
+    /// Which worker (0.. for pool threads; the last number is a caller outside the pool).
+    pub worker: usize,
     /// Tasks run.
     pub tasks: usize,
     /// Time inside tasks.
     pub busy: Duration,
+    /// Time inside maps spent waiting rather than running tasks (wall − busy − init).
+    pub idle: Duration,
     /// Time in the init function.
     pub init: Duration,
 }
@@ -77,7 +83,13 @@ pub struct Pool {
     chunk: Option<usize>,
     timeout: Option<Duration>,
     task_times: bool,
+    progress: Option<Progress>,
+    /// Insights added up over every map so far.
+    totals: Mutex<Insights>,
 }
+
+/// A progress callback: (tasks finished in this map, tasks in this map).
+type Progress = Box<dyn Fn(usize, usize) + Send + Sync>;
 
 impl Pool {
     /// A pool of `threads` workers (0 = available cores).
@@ -101,6 +113,8 @@ impl Pool {
             chunk: None,
             timeout: None,
             task_times: false,
+            progress: None,
+            totals: Mutex::default(),
         }
     }
 
@@ -133,6 +147,19 @@ impl Pool {
     pub fn task_times(mut self, on: bool) -> Self {
         self.task_times = on;
         self
+    }
+
+    /// Call `f(finished, total)` after every task of every map (the caller draws a bar; tasks
+    /// are then counted one by one, which costs a few nanoseconds each).
+    pub fn on_progress(mut self, f: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Insights added up over every map run so far: per worker tasks, busy, idle and init
+    /// time; the slowest tasks (with [`Pool::task_times`]); the summed wall time of the maps.
+    pub fn insights(&self) -> Insights {
+        unpoison(self.totals.lock()).clone()
     }
 
     fn chunk_for(&self, n: usize) -> usize {
@@ -182,6 +209,8 @@ impl Pool {
             errors: AtomicUsize::new(0),
             halted: AtomicBool::new(false),
             timings: Mutex::default(),
+            finished: AtomicUsize::new(0),
+            total: items.len(),
         };
         let chunk = self.chunk_for(items.len());
         let chunks = items.chunks(chunk).enumerate().map(|(c, s)| (c * chunk, s));
@@ -358,6 +387,9 @@ struct Shared<'p, S, I, F> {
     errors: AtomicUsize,
     halted: AtomicBool,
     timings: Mutex<Vec<(usize, Duration)>>,
+    /// Tasks finished, for the progress callback.
+    finished: AtomicUsize,
+    total: usize,
 }
 
 impl<S, I, F> Shared<'_, S, I, F> {
@@ -388,34 +420,59 @@ impl<S, I, F> Shared<'_, S, I, F> {
         out: Vec<R>,
         wall: Duration,
     ) -> Result<(Vec<R>, Vec<S>, Insights), Vec<TaskError>> {
+        let mut slowest = unpoison(self.timings.into_inner());
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+        slowest.truncate(5);
+        let workers: Vec<WorkerInsight> = self
+            .insights
+            .into_iter()
+            .enumerate()
+            .map(|(worker, m)| {
+                let w = unpoison(m.into_inner());
+                let idle = wall.saturating_sub(w.busy + w.init);
+                WorkerInsight { worker, idle, ..w }
+            })
+            .filter(|w| w.tasks > 0)
+            .collect();
+        let insights = Insights {
+            workers,
+            slowest,
+            wall,
+        };
+        unpoison(self.pool.totals.lock()).add(&insights);
         let mut failed = unpoison(self.failed.into_inner());
         if !failed.is_empty() {
             failed.sort_by_key(|e| e.index);
             return Err(failed);
         }
-        let mut slowest = unpoison(self.timings.into_inner());
-        slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
-        slowest.truncate(5);
-        let workers = self
-            .insights
-            .into_iter()
-            .map(|m| unpoison(m.into_inner()))
-            .filter(|w| w.tasks > 0)
-            .collect();
         let states = self
             .states
             .into_iter()
             .filter_map(|m| unpoison(m.into_inner()))
             .collect();
-        Ok((
-            out,
-            states,
-            Insights {
-                workers,
-                slowest,
-                wall,
-            },
-        ))
+        Ok((out, states, insights))
+    }
+}
+
+impl Insights {
+    /// Add another map's numbers to these.
+    fn add(&mut self, other: &Insights) {
+        for w in &other.workers {
+            match self.workers.iter_mut().find(|m| m.worker == w.worker) {
+                Some(mine) => {
+                    mine.tasks += w.tasks;
+                    mine.busy += w.busy;
+                    mine.idle += w.idle;
+                    mine.init += w.init;
+                }
+                None => self.workers.push(w.clone()),
+            }
+        }
+        self.workers.sort_by_key(|w| w.worker);
+        self.slowest.extend(&other.slowest);
+        self.slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+        self.slowest.truncate(5);
+        self.wall += other.wall;
     }
 }
 
@@ -450,7 +507,8 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         let mut out = Vec::with_capacity(self.slice.len());
         let mut errs = Vec::new();
         let pool = shared.pool;
-        if pool.task_times || pool.timeout.is_some() || pool.halt != Halt::Never {
+        let watched = pool.task_times || pool.timeout.is_some() || pool.progress.is_some();
+        if watched || pool.halt != Halt::Never {
             self.watched(&mut state, &mut out, &mut errs);
         } else {
             self.plain(&mut state, &mut out, &mut errs);
@@ -505,7 +563,7 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         }
     }
 
-    /// A guard and the halt/timeout checks per task.
+    /// A guard, the halt/timeout checks and the progress call per task.
     fn watched<R, E>(&self, state: &mut S, out: &mut Vec<R>, errs: &mut Vec<TaskError>)
     where
         E: std::fmt::Display,
@@ -544,6 +602,12 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
                     shared.count_error();
                     errs.push(e);
                 }
+            }
+            if let Some(progress) = &pool.progress {
+                progress(
+                    shared.finished.fetch_add(1, Ordering::Relaxed) + 1,
+                    shared.total,
+                );
             }
         }
     }

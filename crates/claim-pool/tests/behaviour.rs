@@ -3,6 +3,7 @@
 use claim_pool::{Halt, Pool};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 #[test]
 fn map_keeps_input_order() {
@@ -306,4 +307,46 @@ fn for_each_claimed_processes_each_item_once_across_two_pools() {
     assert_eq!(x + y, 500);
     let status = ledger.status().unwrap();
     assert_eq!(status.done + status.failed, 500);
+}
+
+#[test]
+fn progress_counts_every_task_up_to_the_total() {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let pool = Pool::new(2).on_progress(move |finished, total| {
+        record.lock().unwrap().push((finished, total));
+    });
+    let items: Vec<u32> = (0..500).collect();
+    pool.map(&items, |_, &x| Ok::<_, String>(x)).unwrap();
+    let mut calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 500, "one call per task");
+    assert!(calls.iter().all(|&(_, total)| total == 500));
+    calls.sort();
+    let finished: Vec<usize> = calls.iter().map(|c| c.0).collect();
+    assert_eq!(finished, (1..=500).collect::<Vec<_>>(), "each count once");
+}
+
+#[test]
+fn insights_add_up_over_maps_and_name_the_slowest_task() {
+    let pool = Pool::new(2).task_times(true);
+    let items: Vec<u64> = (0..40).collect();
+    for _ in 0..2 {
+        pool.map(&items, |i, _| {
+            let pause = if i == 13 { 30 } else { 1 };
+            std::thread::sleep(Duration::from_millis(pause));
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    }
+    let totals = pool.insights();
+    assert_eq!(totals.workers.iter().map(|w| w.tasks).sum::<usize>(), 80);
+    assert_eq!(totals.slowest[0].0, 13, "{:?}", totals.slowest);
+    assert_eq!(totals.slowest[1].0, 13, "both maps' slow task");
+    for w in &totals.workers {
+        assert!(
+            w.busy + w.idle + w.init <= totals.wall + Duration::from_millis(5),
+            "{w:?}"
+        );
+        assert!(w.busy >= Duration::from_millis(10), "{w:?}");
+    }
 }

@@ -212,6 +212,7 @@ impl Progress {
     pub fn start(process: &Arc<Process>) -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, ledger) = (stop.clone(), process.ledger.clone());
+        let maps = process.par_progress.clone();
         let handle = std::thread::spawn(move || {
             let terminal = crate::runner::stderr_is_terminal();
             let bar = indicatif::ProgressBar::hidden();
@@ -237,6 +238,15 @@ impl Progress {
                 let eta = s
                     .eta_seconds
                     .map_or(String::new(), |e| format!("eta {e:.0}s"));
+                let (finished, total) = (
+                    maps.finished.load(Ordering::Relaxed),
+                    maps.total.load(Ordering::Relaxed),
+                );
+                let eta = if finished < total {
+                    format!("{eta} par_map {finished}/{total}")
+                } else {
+                    eta
+                };
                 if terminal {
                     bar.set_length(s.total.unwrap_or(s.done + s.running));
                     bar.set_position(s.done);

@@ -85,6 +85,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
         let _ = signal_hook::flag::register(sig, stop);
     }
+    let par_progress = Arc::new(crate::worker::ParProgress::default());
+    let report = par_progress.clone();
+    let pool = claim_pool::Pool::new(0)
+        .task_times(args.insights)
+        .on_progress(move |finished, total| {
+            report.total.store(total, Ordering::Relaxed);
+            report.finished.store(finished, Ordering::Relaxed);
+        });
     let process = Arc::new(Process {
         ledger,
         script_dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
@@ -96,7 +104,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         failures_in_a_row: Default::default(),
         max_failures: args.max_failures,
         ast: ast.clone(),
-        pool: claim_pool::Pool::new(0),
+        pool,
+        par_progress,
     });
     tracing::info!("{} workers, state {}", jobs, state.display());
     let progress =
@@ -130,14 +139,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
     }
     if args.insights {
-        for w in &workers {
-            eprintln!(
-                "worker {}: {} items",
-                w.id,
-                w.finished.load(Ordering::Relaxed)
-            );
-        }
-        eprintln!("wall time {:.2}s", started.elapsed().as_secs_f64());
+        eprint!("{}", insights(&workers, &process.pool, started.elapsed()));
     }
     let failed = process.failed_items.load(Ordering::Relaxed);
     if failed > 0 {
@@ -149,6 +151,55 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         _ if failed > 0 || script_failed.load(Ordering::Relaxed) => EXIT_FAILED,
         _ => EXIT_OK,
     })
+}
+
+/// `--insights`: per worker items, time in items and idle time, the slowest items; then the same
+/// for the `par_map` pool threads, if any map ran.
+fn insights(workers: &[Arc<Worker>], pool: &claim_pool::Pool, wall: Duration) -> String {
+    use std::fmt::Write as _;
+    let secs = |d: Duration| d.as_secs_f64();
+    let mut out = format!("insights: wall time {:.2}s\n", secs(wall));
+    let _ = writeln!(out, "  worker  items  in items  idle");
+    let mut slowest = Vec::new();
+    for w in workers {
+        let times = w.lock_times();
+        let _ = writeln!(
+            out,
+            "  {:>6}  {:>5}  {:>7.2}s  {:.2}s",
+            w.id,
+            w.finished.load(Ordering::Relaxed),
+            secs(times.busy),
+            secs(wall.saturating_sub(times.busy)),
+        );
+        slowest.extend(times.slowest.iter().cloned());
+    }
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+    for (item, took) in slowest.iter().take(5) {
+        let _ = writeln!(out, "  slowest item: {item} {:.3}s", secs(*took));
+    }
+    let maps = pool.insights();
+    if !maps.workers.is_empty() {
+        let _ = writeln!(out, "  par_map thread  tasks  busy  idle  init");
+        for w in &maps.workers {
+            let _ = writeln!(
+                out,
+                "  {:>14}  {:>5}  {:.2}s  {:.2}s  {:.3}s",
+                w.worker,
+                w.tasks,
+                secs(w.busy),
+                secs(w.idle),
+                secs(w.init)
+            );
+        }
+        for (index, took) in &maps.slowest {
+            let _ = writeln!(
+                out,
+                "  slowest par_map element: {index} {:.3}s",
+                secs(*took)
+            );
+        }
+    }
+    out
 }
 
 /// Run the script until nothing this worker saw is left unresolved. Returns false when the

@@ -4,8 +4,9 @@
 use claim_core::{BlockClaim, Claim, Claimed, Ledger, ListWalker};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What every worker of this process shares.
 pub struct Process {
@@ -32,6 +33,27 @@ pub struct Process {
     /// The shared thread pool for `par_map` and friends (one per process, so nested use from
     /// several script workers does not oversubscribe the cores).
     pub pool: claim_pool::Pool,
+    /// Where the running `par_map` is, for the progress bar.
+    pub par_progress: Arc<ParProgress>,
+}
+
+/// Tasks finished and in all of the `par_map` running now (the latest to report, when several
+/// workers map at once).
+#[derive(Default)]
+pub struct ParProgress {
+    pub finished: AtomicUsize,
+    pub total: AtomicUsize,
+}
+
+/// A worker's time in items, for `--insights`.
+#[derive(Default)]
+pub struct ItemTimes {
+    /// The item being processed and when it started.
+    pub started: Option<(String, Instant)>,
+    /// Time from claim to done/fail, summed.
+    pub busy: Duration,
+    /// The five slowest items.
+    pub slowest: Vec<(String, Duration)>,
 }
 
 /// An open `claimed(list)` block: the items not yet yielded and the one being processed.
@@ -56,6 +78,8 @@ pub struct Worker {
     pub finished: AtomicU64,
     /// The item being processed, for log lines.
     pub current: Mutex<Option<String>>,
+    /// Time in items, for `--insights`.
+    pub times: Mutex<ItemTimes>,
 }
 
 impl Worker {
@@ -69,6 +93,7 @@ impl Worker {
             saw_busy: AtomicBool::new(false),
             finished: AtomicU64::new(0),
             current: Mutex::default(),
+            times: Mutex::default(),
         }
     }
 
@@ -91,6 +116,25 @@ impl Worker {
 
     pub fn set_current(&self, item: Option<&str>) {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = item.map(str::to_string);
+        if let Some(item) = item {
+            self.lock_times().started = Some((item.to_string(), Instant::now()));
+        }
+    }
+
+    pub fn lock_times(&self) -> std::sync::MutexGuard<'_, ItemTimes> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current item ended (done or failed): add its time.
+    fn item_ended(&self) {
+        let mut times = self.lock_times();
+        if let Some((item, started)) = times.started.take() {
+            let took = started.elapsed();
+            times.busy += took;
+            times.slowest.push((item, took));
+            times.slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+            times.slowest.truncate(5);
+        }
     }
 
     pub fn stopping(&self) -> bool {
@@ -126,11 +170,13 @@ impl Worker {
     }
 
     pub fn note_done(&self) {
+        self.item_ended();
         self.finished.fetch_add(1, Ordering::Relaxed);
         self.process.failures_in_a_row.store(0, Ordering::Relaxed);
     }
 
     pub fn note_failed(&self) {
+        self.item_ended();
         self.finished.fetch_add(1, Ordering::Relaxed);
         self.process.failed_items.fetch_add(1, Ordering::Relaxed);
         let row = self

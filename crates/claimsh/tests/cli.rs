@@ -455,6 +455,45 @@ fn the_main_example_finds_the_bundled_nuclei() {
 }
 
 #[test]
+fn insights_show_items_per_worker_the_slowest_items_and_par_map_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "job.rhai",
+        "for k in claimed([\"a\", \"b\", \"slow\", \"c\"]) {\n  if k == \"slow\" { sleep(0.2); }\n  par_map([1, 2, 3, 4], |x| x * 2);\n  done(k);\n}\n",
+    );
+    let out = run_in(
+        dir.path(),
+        "h",
+        &["job.rhai", "-j", "2", "--insights", "-q"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stderr);
+    assert!(printed.contains("insights: wall time"), "{printed}");
+    let items: u64 = printed
+        .lines()
+        .skip_while(|l| !l.contains("worker  items"))
+        .skip(1)
+        .take(2)
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(items, 4, "items per worker add up: {printed}");
+    let first_slowest = printed
+        .lines()
+        .find(|l| l.contains("slowest item:"))
+        .unwrap();
+    assert!(first_slowest.contains("slow "), "{printed}");
+    let tasks: u64 = printed
+        .lines()
+        .skip_while(|l| !l.contains("par_map thread"))
+        .skip(1)
+        .take_while(|l| !l.contains("slowest"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(tasks, 16, "four par_maps of four: {printed}");
+}
+
+#[test]
 fn par_map_keeps_order_and_a_failing_closure_names_its_element() {
     let dir = tempfile::tempdir().unwrap();
     script(

@@ -100,6 +100,7 @@ mod tests {
             max_failures: None,
             ast: Arc::new(rhai::AST::empty()),
             pool: claim_pool::Pool::new(1),
+            par_progress: Default::default(),
         };
         Arc::new(Worker::new(Arc::new(process), 0))
     }
