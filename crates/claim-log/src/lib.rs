@@ -182,9 +182,7 @@ pub fn list_files(dir: &Path) -> std::io::Result<Vec<LogFile>> {
             continue;
         }
         let text = std::fs::read_to_string(&path)?;
-        let mut parts = name.split('.');
-        let host = parts.next().unwrap_or("").to_string();
-        let pid = parts.next().unwrap_or("").to_string();
+        let (host, pid) = host_and_pid(&name);
         let stamp = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
         files.push(LogFile {
             first: text.lines().next().map(stamp).unwrap_or_default(),
@@ -197,6 +195,17 @@ pub fn list_files(dir: &Path) -> std::io::Result<Vec<LogFile>> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// Host and pid from `<host>.<pid>.<start>.<date>.log`, read from the right: cluster host names
+/// are often dotted (`node01.cluster.local`).
+fn host_and_pid(name: &str) -> (String, String) {
+    let stem = name.strip_suffix(".log").unwrap_or(name);
+    let mut from_right = stem.rsplitn(4, '.');
+    let (_date, _start) = (from_right.next(), from_right.next());
+    let pid = from_right.next().unwrap_or("").to_string();
+    let host = from_right.next().unwrap_or("").to_string();
+    (host, pid)
 }
 
 /// Every line about `item` from every file under `dir`, oldest first (by timestamp).

@@ -66,3 +66,17 @@ fn rotation_keeps_at_most_n_files_of_an_instance() {
             .any(|f| f.lines == 1 && std::fs::read_to_string(&f.path).unwrap().contains("new"))
     );
 }
+
+#[test]
+fn dotted_host_names_are_read_whole_from_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "node01.cluster.local.4242.1700000000.2026-11-23.log";
+    std::fs::write(dir.path().join(name), "2026-11-23T10:00:00Z INFO hello\n").unwrap();
+    std::fs::write(dir.path().join("n2.77.1700000001.2026-11-23.log"), "x\n").unwrap();
+    let files = list_files(dir.path()).unwrap();
+    let found: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.host.as_str(), f.pid.as_str()))
+        .collect();
+    assert_eq!(found, [("n2", "77"), ("node01.cluster.local", "4242")]);
+}
