@@ -28,7 +28,29 @@ pub struct RegionProps {
 }
 
 impl RegionProps {
-    /// `(name, value)` pairs in the documented column order.
+    /// The field names in their documented column order (scikit-image's regionprops names).
+    pub const COLUMNS: [&'static str; 18] = [
+        "label",
+        "area",
+        "centroid_row",
+        "centroid_col",
+        "bbox_min_row",
+        "bbox_min_col",
+        "bbox_max_row",
+        "bbox_max_col",
+        "intensity_mean",
+        "intensity_min",
+        "intensity_max",
+        "perimeter",
+        "eccentricity",
+        "axis_major_length",
+        "axis_minor_length",
+        "orientation",
+        "solidity",
+        "equivalent_diameter_area",
+    ];
+
+    /// `(name, value)` pairs in the documented column order ([`RegionProps::COLUMNS`]).
     pub fn fields(&self) -> Vec<(&'static str, f64)> {
         vec![
             ("label", self.label as f64),
@@ -350,6 +372,19 @@ mod tests {
             (0.0, 0.0, 0.0)
         );
         assert_eq!(dot.intensity_mean, 707.0);
+    }
+
+    #[test]
+    fn fields_come_in_the_documented_column_order() {
+        let labels = Labels {
+            width: 3,
+            height: 3,
+            data: vec![0, 0, 0, 0, 1, 0, 0, 0, 0],
+        };
+        let img = Image::from_fn(3, 3, 8, |_, _| 5.0);
+        let props = measure(&labels, &img).unwrap();
+        let names: Vec<&str> = props[0].fields().iter().map(|f| f.0).collect();
+        assert_eq!(names, RegionProps::COLUMNS);
     }
 
     #[test]

@@ -210,6 +210,43 @@ coins.gaussian(0.0);
 }
 
 #[test]
+fn csv_columns_come_in_regionprops_order_or_as_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let coins = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/real/coins.png")
+        .canonicalize()
+        .unwrap();
+    let body = r#"
+let img = load_image("COINS");
+let rows = img.gaussian(2.0).threshold(120).label().measure(img);
+write_csv(rows, "plain.csv");
+let rows = rows.map(|r| { r.image = "coins"; r });
+write_csv(rows, "tagged.csv");
+write_csv(rows, "chosen.csv", ["image", "area", "label"]);
+write_csv([], "empty.csv", ["image", "count"]);
+try { write_csv(rows, "bad.csv", ["image", "volume"]); } catch (e) { write_text("bad.txt", `${e}`); }
+"#
+    .replace("COINS", &coins.to_string_lossy());
+    script(dir.path(), "csv.rhai", &body);
+    let out = run_in(dir.path(), "h", &["csv.rhai", "-j", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let header = |name: &str| {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        text.lines().next().unwrap_or("").to_string()
+    };
+    assert!(header("plain.csv").starts_with("label,area,centroid_row,centroid_col,bbox_min_row"));
+    assert!(header("plain.csv").ends_with("solidity,equivalent_diameter_area"));
+    assert!(header("tagged.csv").starts_with("image,label,area,"));
+    assert_eq!(header("chosen.csv"), "image,area,label");
+    let chosen = std::fs::read_to_string(dir.path().join("chosen.csv")).unwrap();
+    let first: Vec<&str> = chosen.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((first[0], first[2]), ("coins", "1"));
+    assert_eq!(header("empty.csv"), "image,count");
+    let bad = std::fs::read_to_string(dir.path().join("bad.txt")).unwrap();
+    assert!(bad.contains("volume") && bad.contains("row 0"), "{bad}");
+}
+
+#[test]
 fn check_reports_a_syntax_error_as_file_line_col_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     script(dir.path(), "bad.rhai", "let x = 1;\nlet y = (2 + ;\n");

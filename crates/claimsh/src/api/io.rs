@@ -18,7 +18,13 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "write_csv(rows: Array, path: String)",
-        about: "Write object maps as CSV (header from the keys; floats in shortest round-trip form), atomically.",
+        about: "Write object maps as CSV, atomically; floats in shortest round-trip form. Columns: \
+                other keys alphabetically, then measure()'s keys in regionprops order (label, \
+                area, centroid_row, ...).",
+    },
+    FnDoc {
+        signature: "write_csv(rows: Array, path: String, columns: Array)",
+        about: "The same with exactly these columns, in this order (every row must have them).",
     },
     FnDoc {
         signature: "read_csv(path: String) -> Array",
@@ -45,9 +51,18 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     });
     let w = worker.clone();
     engine.register_fn("write_csv", move |rows: Array, path: &str| -> R<()> {
-        let bytes = csv_bytes(&rows)?;
+        let bytes = csv_bytes(&rows, None)?;
         write_atomic(&w.resolve(path), &bytes)
     });
+    let w = worker.clone();
+    engine.register_fn(
+        "write_csv",
+        move |rows: Array, path: &str, columns: Array| -> R<()> {
+            let columns = columns.iter().map(|c| c.to_string()).collect();
+            let bytes = csv_bytes(&rows, Some(columns))?;
+            write_atomic(&w.resolve(path), &bytes)
+        },
+    );
     let w = worker.clone();
     engine.register_fn("read_csv", move |path: &str| -> R<Array> {
         read_csv(&w.resolve(path))
@@ -103,9 +118,28 @@ fn cell(value: &Dynamic) -> String {
     value.to_string()
 }
 
-fn csv_bytes(rows: &Array) -> R<Vec<u8>> {
+/// The default column order: keys that are not measure() fields alphabetically (an `image`
+/// or `file` column first, typically), then measure()'s fields in regionprops order.
+fn default_columns(map: &Map) -> Vec<String> {
+    let measured = claim_image::RegionProps::COLUMNS;
+    let mut columns: Vec<String> = map
+        .keys()
+        .filter(|k| !measured.contains(&k.as_str()))
+        .map(|k| k.to_string())
+        .collect();
+    columns.extend(
+        measured
+            .iter()
+            .filter(|m| map.contains_key(**m))
+            .map(|m| m.to_string()),
+    );
+    columns
+}
+
+fn csv_bytes(rows: &Array, columns: Option<Vec<String>>) -> R<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header: Option<Vec<String>> = None;
+    let explicit = columns.is_some();
+    let mut header = columns;
     for (i, row) in rows.iter().enumerate() {
         let map = row.read_lock::<Map>().ok_or_else(|| {
             script_error(format!(
@@ -113,24 +147,32 @@ fn csv_bytes(rows: &Array) -> R<Vec<u8>> {
                 row.type_name()
             ))
         })?;
-        let keys: Vec<String> = map.keys().map(|k| k.to_string()).collect();
-        match &header {
-            None => {
-                writer
-                    .write_record(&keys)
-                    .map_err(|e| script_error(e.to_string()))?;
-                header = Some(keys.clone());
-            }
-            Some(h) if *h != keys => {
-                return Err(script_error(format!(
-                    "write_csv: row {i} has keys {keys:?}, row 0 has {h:?}"
-                )));
-            }
-            _ => {}
+        let columns = header.get_or_insert_with(|| default_columns(&map));
+        if i == 0 {
+            writer
+                .write_record(columns.iter())
+                .map_err(|e| script_error(e.to_string()))?;
         }
-        let cells: Vec<String> = map.values().map(cell).collect();
+        if let Some(missing) = columns.iter().find(|c| !map.contains_key(c.as_str())) {
+            return Err(script_error(format!(
+                "write_csv: row {i} has no {missing:?} (columns {columns:?})"
+            )));
+        }
+        if !explicit && map.len() != columns.len() {
+            let keys: Vec<&str> = map.keys().map(|k| k.as_str()).collect();
+            return Err(script_error(format!(
+                "write_csv: row {i} has keys {keys:?}, row 0 has {columns:?}"
+            )));
+        }
+        let cells = columns.iter().map(|c| cell(&map[c.as_str()]));
         writer
-            .write_record(&cells)
+            .write_record(cells)
+            .map_err(|e| script_error(e.to_string()))?;
+    }
+    if let (true, Some(columns)) = (rows.is_empty(), &header) {
+        // No rows but named columns: still a header, so the file can be concatenated.
+        writer
+            .write_record(columns.iter())
             .map_err(|e| script_error(e.to_string()))?;
     }
     writer.into_inner().map_err(|e| script_error(e.to_string()))
