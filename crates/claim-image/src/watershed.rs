@@ -369,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn the_local_depth_test_agrees_with_the_distance_transform() {
+        let mask = Image::from_fn(40, 30, 8, |y, x| {
+            let blob = (y as f32 - 14.0).powi(2) / 90.0 + (x as f32 - 20.0).powi(2) / 200.0 < 1.0;
+            let hole = (y * 7 + x * 3) % 23 == 0;
+            (blob && !hole) as u8 as f32
+        })
+        .threshold(0.5);
+        let dist = distance(&mask);
+        for d in [1.0, 1.5, 2.0, 3.0, 4.5] {
+            for i in 0..mask.data.len() {
+                let expected = dist.data[i] as f64 >= d;
+                assert_eq!(depth_at_least(&mask, i, d), expected, "pixel {i}, depth {d}");
+            }
+        }
+    }
+
+    #[test]
     fn keeps_a_single_disk_whole() {
         let mask = disks(&[(40.0, 40.0)], 12.0);
         assert_eq!(watershed(&mask, &WatershedOptions::default()).count(), 1);
