@@ -380,7 +380,11 @@ mod tests {
         for d in [1.0, 1.5, 2.0, 3.0, 4.5] {
             for i in 0..mask.data.len() {
                 let expected = dist.data[i] as f64 >= d;
-                assert_eq!(depth_at_least(&mask, i, d), expected, "pixel {i}, depth {d}");
+                assert_eq!(
+                    depth_at_least(&mask, i, d),
+                    expected,
+                    "pixel {i}, depth {d}"
+                );
             }
         }
     }

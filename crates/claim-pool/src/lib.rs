@@ -511,12 +511,12 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         let mut errs = Vec::new();
         let pool = shared.pool;
         let watched = pool.task_times || pool.timeout.is_some() || pool.progress.is_some();
-        if watched || pool.halt != Halt::Never {
-            self.watched(&mut state, &mut out, &mut errs);
+        me.tasks = if watched || pool.halt != Halt::Never {
+            self.watched(&mut state, &mut out, &mut errs)
         } else {
             self.plain(&mut state, &mut out, &mut errs);
-        }
-        me.tasks = self.slice.len();
+            self.slice.len()
+        };
         me.busy = started.elapsed();
         {
             let mut total = unpoison(shared.insights[slot].lock());
@@ -566,8 +566,9 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         }
     }
 
-    /// A guard, the halt/timeout checks and the progress call per task.
-    fn watched<R, E>(&self, state: &mut S, out: &mut Vec<R>, errs: &mut Vec<TaskError>)
+    /// A guard, the halt/timeout checks and the progress call per task. Returns how many tasks
+    /// ran (the rest were not started: the pool halted).
+    fn watched<R, E>(&self, state: &mut S, out: &mut Vec<R>, errs: &mut Vec<TaskError>) -> usize
     where
         E: std::fmt::Display,
         F: Fn(&mut S, usize, &T) -> Result<R, E>,
@@ -575,12 +576,14 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         let shared = self.shared;
         let pool = shared.pool;
         let timed = pool.task_times || pool.timeout.is_some();
+        let mut ran = 0;
         for (k, item) in self.slice.iter().enumerate() {
             let index = self.first + k;
             if shared.halted.load(Ordering::Relaxed) {
                 errs.push(TaskError::not_run(index));
                 continue;
             }
+            ran += 1;
             let t = timed.then(Instant::now);
             let mut result = match catch_unwind(AssertUnwindSafe(|| (shared.f)(state, index, item)))
             {
@@ -613,6 +616,7 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
                 );
             }
         }
+        ran
     }
 }
 

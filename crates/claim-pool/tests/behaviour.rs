@@ -179,8 +179,8 @@ fn a_chunk_runs_its_tasks_in_order_on_one_state() {
 fn halt_on_first_error_stops_taking_tasks() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..1000).collect();
-    let errors = Pool::new(1)
-        .halt(Halt::OnFirstError)
+    let pool = Pool::new(1).halt(Halt::OnFirstError);
+    let errors = pool
         .map(&items, |_, &x| {
             ran.fetch_add(1, Ordering::SeqCst);
             if x == 10 {
@@ -197,6 +197,11 @@ fn halt_on_first_error_stops_taking_tasks() {
     );
     assert_eq!(errors[0].index, 10);
     assert!(errors[1..].iter().all(|e| e.message.contains("halted")));
+    let counted: usize = pool.insights().workers.iter().map(|w| w.tasks).sum();
+    assert_eq!(
+        counted, 11,
+        "insights count the tasks that ran, not the halted ones"
+    );
 }
 
 #[test]
