@@ -219,7 +219,8 @@ impl Ledger {
         Ok(lists)
     }
 
-    /// Remove stale claims, and failure records or everything when asked. Returns one line per
+    /// Remove stale claims, claims left on items already done, and temporary files orphaned by
+    /// a crash mid-transition; failure records or everything when asked. Returns one line per
     /// removed thing.
     pub fn cleanup(&self, scope: CleanupScope) -> Result<Vec<String>> {
         let dirs = &self.shared.dirs;
@@ -248,6 +249,7 @@ impl Ledger {
                 removed.push(format!("stale claim {key}: {}", seen.why));
             }
         }
+        removed.extend(self.remove_orphans_in_tmp()?);
         if scope.failed {
             for (name, _) in read_dir(&dirs.failed)? {
                 let path = dirs.failed.join(&name);
@@ -266,6 +268,26 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// Files left in `tmp/` by a process killed in the middle of a transition (a claim moved
+    /// to a private name, a half-written record): every transition takes microseconds, so one
+    /// older than two leases by the file server's clock belongs to nobody.
+    fn remove_orphans_in_tmp(&self) -> Result<Vec<String>> {
+        let tmp = &self.shared.dirs.tmp;
+        let server_now = probe_now(tmp)?;
+        let mut removed = Vec::new();
+        for (name, meta) in read_dir(tmp)? {
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| server_now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age > 2 * self.lease() && std::fs::remove_file(tmp.join(&name)).is_ok() {
+                removed.push(format!("orphaned temporary file tmp/{name}"));
+            }
+        }
+        Ok(removed)
+    }
+
     /// Whether the item (or block) that claim file `name` stands for is already done.
     fn already_done(&self, name: &str) -> bool {
         let dirs = &self.shared.dirs;

@@ -325,3 +325,25 @@ fn a_full_disk_gives_a_clear_error_and_loses_nothing() {
         .unwrap();
     result.unwrap();
 }
+
+#[test]
+fn cleanup_removes_temporary_files_orphaned_by_a_crash_and_keeps_fresh_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), options("a", 1000)).unwrap();
+    // What a process killed between "move the claim to a private name" and "publish it" leaves.
+    let tmp = dir.path().join("tmp");
+    let orphan = tmp.join("finish-crashed");
+    std::fs::write(&orphan, b"{}").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&orphan)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let fresh = tmp.join("finish-in-progress");
+    std::fs::write(&fresh, b"{}").unwrap();
+    let removed = ledger.cleanup(CleanupScope::default()).unwrap();
+    assert_eq!(removed, ["orphaned temporary file tmp/finish-crashed"]);
+    assert!(!orphan.exists() && fresh.exists());
+}
