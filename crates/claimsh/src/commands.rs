@@ -35,10 +35,31 @@ fn open(target: &StateTarget) -> anyhow::Result<Ledger> {
     Ledger::open(&dir, options).with_context(|| format!("open {}", dir.display()))
 }
 
+/// The ledger of `once(...)` steps beside the items' one, if any step ran.
+fn open_once(target: &StateTarget) -> anyhow::Result<Option<Ledger>> {
+    let dir = target.dir().map_err(anyhow::Error::msg)?;
+    let once = dir.join(crate::worker::ONCE_DIR);
+    if !once.join("FORMAT").exists() {
+        return Ok(None);
+    }
+    let options = LedgerOptions {
+        host: crate::runner::host_name(),
+        ..Default::default()
+    };
+    Ok(Some(
+        Ledger::open(&once, options).with_context(|| format!("open {}", once.display()))?,
+    ))
+}
+
 pub fn status(target: &StateTarget, json: bool) -> anyhow::Result<i32> {
     let status = open(target)?.status()?;
+    let once = open_once(target)?.map(|l| l.status()).transpose()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let mut value = serde_json::to_value(&status)?;
+        if let Some(once) = &once {
+            value["once"] = serde_json::to_value(once)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(EXIT_OK);
     }
     let opt = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
@@ -70,11 +91,28 @@ pub fn status(target: &StateTarget, json: bool) -> anyhow::Result<i32> {
     for f in &status.failures {
         println!("  failed {} on {}: {}", f.key, f.host, f.reason);
     }
+    if let Some(once) = once {
+        println!(
+            "once steps: done {}  running {}  failed {}",
+            once.done,
+            once.running + once.stale,
+            once.failed
+        );
+        for f in &once.failures {
+            println!("  failed {} on {}: {}", f.key, f.host, f.reason);
+        }
+    }
     Ok(EXIT_OK)
 }
 
 pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<i32> {
-    let removed = open(target)?.cleanup(CleanupScope { failed, all })?;
+    let scope = CleanupScope { failed, all };
+    // The once steps first: `--all` removes the whole state directory, theirs included.
+    let mut removed = match open_once(target)? {
+        Some(once) if !all => once.cleanup(scope)?,
+        _ => Vec::new(),
+    };
+    removed.extend(open(target)?.cleanup(scope)?);
     if removed.is_empty() {
         println!("nothing to remove");
     }

@@ -49,15 +49,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let script = std::fs::canonicalize(&args.script)?;
     let state = args.state.clone().unwrap_or_else(|| default_state(&script));
     let host = host_name();
-    let ledger = Ledger::open(
-        &state,
-        LedgerOptions {
-            lease: Duration::from_secs(args.lease),
-            host: host.clone(),
-            retry_failed: args.retry_failed,
-        },
-    )
-    .with_context(|| format!("open the state directory {}", state.display()))?;
+    let options = LedgerOptions {
+        lease: Duration::from_secs(args.lease),
+        host: host.clone(),
+        retry_failed: args.retry_failed,
+    };
+    let ledger = Ledger::open(&state, options.clone())
+        .with_context(|| format!("open the state directory {}", state.display()))?;
+    let once_ledger = Ledger::open(state.join(crate::worker::ONCE_DIR), options)
+        .with_context(|| format!("open the state directory {}", state.display()))?;
     let verbosity = if args.quiet { -1 } else { args.verbose as i8 };
     let _log = claim_log::init(&claim_log::LogConfig {
         dir: state.join("logs"),
@@ -95,6 +95,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         });
     let process = Arc::new(Process {
         ledger,
+        once_ledger,
         script_dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
         script_name: args.script.display().to_string(),
         host,
@@ -133,9 +134,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     if !stop.load(Ordering::Relaxed) {
         // Tidy what dead workers left behind (claims of dead holders, or on items already done).
-        match process.ledger.cleanup(claim_core::CleanupScope::default()) {
-            Ok(removed) => removed.iter().for_each(|r| tracing::info!("removed {r}")),
-            Err(e) => tracing::warn!("cleanup at exit: {e}"),
+        for ledger in [&process.ledger, &process.once_ledger] {
+            match ledger.cleanup(claim_core::CleanupScope::default()) {
+                Ok(removed) => removed.iter().for_each(|r| tracing::info!("removed {r}")),
+                Err(e) => tracing::warn!("cleanup at exit: {e}"),
+            }
         }
     }
     if args.insights {

@@ -8,10 +8,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The folder of the state directory holding `once(...)` steps: a ledger of their own, so
+/// `status` counts items, not steps.
+pub const ONCE_DIR: &str = "once";
+
 /// What every worker of this process shares.
 pub struct Process {
     /// The ledger (worker 0's handle; workers clone it).
     pub ledger: Ledger,
+    /// The ledger of `once(...)` steps (`<state>/once`).
+    pub once_ledger: Ledger,
     /// Script directory: relative paths resolve against it.
     pub script_dir: PathBuf,
     /// Script path as given, for messages.
@@ -70,6 +76,7 @@ pub struct Worker {
     pub process: Arc<Process>,
     pub id: usize,
     pub ledger: Ledger,
+    pub once_ledger: Ledger,
     pub held: Mutex<HashMap<String, Claim>>,
     pub lists: Mutex<HashMap<String, OpenList>>,
     /// Whether this pass met items held by other live workers.
@@ -86,6 +93,7 @@ impl Worker {
     pub fn new(process: Arc<Process>, id: usize) -> Self {
         Worker {
             ledger: process.ledger.for_worker(id as u32),
+            once_ledger: process.once_ledger.for_worker(id as u32),
             process,
             id,
             held: Mutex::default(),

@@ -587,6 +587,12 @@ fn the_parameter_screen_gathers_exactly_once_across_processes() {
     }
     let all = std::fs::read_to_string(work.path().join("results/screen/all.csv")).unwrap();
     assert_eq!(all.lines().count(), 13, "{all}");
+    let s = util::status(work.path(), None, &["examples/p.rhai"]);
+    assert_eq!(
+        (s["done"].as_u64(), s["once"]["done"].as_u64()),
+        (Some(12), Some(1)),
+        "items and once steps counted apart: {s}"
+    );
     let logs = text(
         &run_in(
             work.path(),

@@ -115,8 +115,13 @@ fn a_four_task_array_segments_every_image_once_across_nodes() {
             s["failed"].as_u64(),
             s["running"].as_u64()
         ),
-        (Some(images.len() as u64 + 1), Some(0), Some(0)),
-        "{s}: every image plus the summary"
+        (Some(images.len() as u64), Some(0), Some(0)),
+        "{s}: every image"
+    );
+    assert_eq!(
+        s["once"]["done"].as_u64(),
+        Some(1),
+        "the summary, once: {s}"
     );
     let hosts = done_hosts(&state);
     assert!(hosts.len() >= 3, "work spread over {hosts:?}");

@@ -290,7 +290,7 @@ impl Iterator for ClaimedIter {
 fn once(w: &Arc<Worker>, ctx: &NativeCallContext, name: &str, f: FnPtr) -> R<Dynamic> {
     let key = format!("once:{name}");
     loop {
-        match w.ledger.claim(&key).map_err(ledger_error)? {
+        match w.once_ledger.claim(&key).map_err(ledger_error)? {
             Claimed::Won(claim) => {
                 tracing::info!(key = ?key, "running once({name})");
                 return match f.call_within_context::<Dynamic>(ctx, ()) {
@@ -316,7 +316,7 @@ fn once(w: &Arc<Worker>, ctx: &NativeCallContext, name: &str, f: FnPtr) -> R<Dyn
                     return Err(script_error("interrupted while waiting for once()"));
                 }
                 std::thread::sleep(Duration::from_millis(100));
-                w.ledger.refresh().map_err(ledger_error)?;
+                w.once_ledger.refresh().map_err(ledger_error)?;
             }
         }
     }

@@ -88,8 +88,10 @@ mod tests {
 
     fn worker(dir: &std::path::Path) -> Arc<Worker> {
         let ledger = claim_core::Ledger::open(dir, claim_core::LedgerOptions::default()).unwrap();
+        let once_ledger = ledger.clone();
         let process = Process {
             ledger,
+            once_ledger,
             script_dir: dir.to_path_buf(),
             script_name: "t.rhai".into(),
             host: "h".into(),
