@@ -335,6 +335,18 @@ fn nothing_is_stolen(holder_skew: Option<&str>, thief_skew: Option<&str>) {
     }
     let mut holder = holder.spawn();
     assert_eq!(holder.next(), "held");
+    if holder_skew.is_some() {
+        // The skew is real: the holder wrote its own (wrong) wall clock into the claim.
+        let bytes = std::fs::read(dir.path().join("claims/x")).unwrap();
+        let started = claim_core::ClaimRecord::parse(&bytes)
+            .unwrap()
+            .started_unix_ms;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(now.abs_diff(started) > 3_600_000, "holder clock not skewed");
+    }
     let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "3.5");
     if let Some(skew) = thief_skew {
         thief = thief.under_faketime(skew);
@@ -361,4 +373,16 @@ fn a_thief_two_hours_ahead_does_not_steal_live_claims() {
 #[test]
 fn a_thief_two_hours_behind_does_not_steal_live_claims() {
     nothing_is_stolen(None, Some("-2h"));
+}
+
+/// The holder's clock is wrong instead: its records carry times two hours off, and the thief
+/// must judge liveness by what it observes (heartbeat changes, server mtimes), not by them.
+#[test]
+fn a_holder_two_hours_behind_keeps_its_claim() {
+    nothing_is_stolen(Some("-2h"), None);
+}
+
+#[test]
+fn a_holder_two_hours_ahead_keeps_its_claim() {
+    nothing_is_stolen(Some("+2h"), None);
 }

@@ -19,7 +19,7 @@ fn main() {
         .collect();
     paths.sort();
     paths.truncate(limit);
-    let out = tempfile_dir();
+    let out = tempfile::tempdir().unwrap();
     let names = [
         "load",
         "gaussian",
@@ -59,7 +59,7 @@ fn main() {
         let rows = measure(&labels, &raw).unwrap();
         std::hint::black_box(rows);
         lap(8, &mut t);
-        save_overlay(&raw, &labels, &out.join("o.png")).unwrap();
+        save_overlay(&raw, &labels, &out.path().join("o.png")).unwrap();
         lap(9, &mut t);
     }
     let mut total = 0.0;
@@ -70,10 +70,4 @@ fn main() {
         println!("{name:>13} {median:7.2} ms");
     }
     println!("{:>13} {total:7.2} ms", "total");
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("stage-times-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
