@@ -81,7 +81,7 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "watershed(mask: Mask, img: Image) -> Labels / watershed(mask, img, #{...})",
         about: "Split touching objects by intensity: along the dark valleys of img (the smoothed \
-                image); h is a relative dip (default 0.1 = 10% darker than the dimmer peak), \
+                image); h is a relative dip (default 0.05 = 5% darker than the dimmer peak), \
                 sigma 0, min_distance 2. For nuclei brighter in their middle.",
     },
     FnDoc {

@@ -133,4 +133,30 @@ mod tests {
             "undocumented script functions: {missing:?}"
         );
     }
+
+    /// The reference quotes the watershed defaults; they must be the ones the code uses.
+    #[test]
+    fn the_watershed_reference_quotes_the_real_defaults() {
+        let about: String = images::DOCS
+            .iter()
+            .filter(|f| f.signature.starts_with("watershed"))
+            .map(|f| f.about)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let shape = claim_image::WatershedOptions::default();
+        let intensity = claim_image::WatershedOptions::by_intensity();
+        for quoted in [
+            format!(
+                "sigma {}, min_distance {}, h {} px",
+                shape.sigma, shape.min_distance, shape.h
+            ),
+            format!("default {} =", intensity.h),
+            format!(
+                "sigma {}, min_distance {}",
+                intensity.sigma, intensity.min_distance
+            ),
+        ] {
+            assert!(about.contains(&quoted), "{quoted:?} not in {about:?}");
+        }
+    }
 }
