@@ -28,27 +28,26 @@ fn open(target: &StateTarget) -> anyhow::Result<Ledger> {
             dir.display()
         );
     }
-    let options = LedgerOptions {
-        host: crate::runner::host_name(),
-        ..Default::default()
-    };
-    Ledger::open(&dir, options).with_context(|| format!("open {}", dir.display()))
+    open_existing(&dir)
 }
 
 /// The ledger of `once(...)` steps beside the items' one, if any step ran.
 fn open_once(target: &StateTarget) -> anyhow::Result<Option<Ledger>> {
     let dir = target.dir().map_err(anyhow::Error::msg)?;
     let once = dir.join(crate::worker::ONCE_DIR);
-    if !once.join("FORMAT").exists() {
-        return Ok(None);
-    }
+    once.join("FORMAT")
+        .exists()
+        .then(|| open_existing(&once))
+        .transpose()
+}
+
+/// A ledger a run created, opened to look at (this host's name, default lease).
+fn open_existing(dir: &std::path::Path) -> anyhow::Result<Ledger> {
     let options = LedgerOptions {
         host: crate::runner::host_name(),
         ..Default::default()
     };
-    Ok(Some(
-        Ledger::open(&once, options).with_context(|| format!("open {}", once.display()))?,
-    ))
+    Ledger::open(dir, options).with_context(|| format!("open {}", dir.display()))
 }
 
 pub fn status(target: &StateTarget, json: bool) -> anyhow::Result<i32> {
