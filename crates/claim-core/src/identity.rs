@@ -1,8 +1,10 @@
 //! Who holds a claim: host, boot, process and a unique owner token.
 //!
 //! A pid alone is not an identity (pids are reused), so a claim also records the process start
-//! time (field 22 of `/proc/<pid>/stat`, in clock ticks since boot) and the kernel's boot id. On the
-//! same host and boot, a holder whose pid is gone or now belongs to a younger process is dead.
+//! time (field 22 of `/proc/<pid>/stat`, in clock ticks since boot), the kernel's boot id and the
+//! pid namespace. On the same host, boot and pid namespace, a holder whose pid is gone or now
+//! belongs to a younger process is dead. (Containers can share a host name and the kernel's boot
+//! id; their pids mean nothing in another pid namespace.)
 
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +21,9 @@ pub struct ProcessIdentity {
     pub pid: u32,
     /// Process start time in clock ticks since boot (0 when unknown).
     pub pid_start: u64,
+    /// The pid namespace, as `/proc/self/ns/pid` names it (`pid:[4026531836]`; empty when
+    /// unknown).
+    pub pid_ns: String,
 }
 
 impl ProcessIdentity {
@@ -30,8 +35,25 @@ impl ProcessIdentity {
             boot_id: boot_id(),
             pid,
             pid_start: process_start(pid).unwrap_or(0),
+            pid_ns: pid_namespace(),
         }
     }
+
+    /// Whether `pid` and `pid_start` from a record can be checked here: a claim written on this
+    /// host, boot and pid namespace (all known).
+    pub fn shares_pids_with(&self, host: &str, boot_id: &str, pid_ns: &str) -> bool {
+        host == self.host
+            && !boot_id.is_empty()
+            && boot_id == self.boot_id
+            && !pid_ns.is_empty()
+            && pid_ns == self.pid_ns
+    }
+}
+
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The kernel's host name (honours `unshare --uts`).
@@ -99,6 +121,17 @@ mod tests {
         assert!(me.pid_start > 0);
         assert!(process_alive(me.pid, me.pid_start));
         assert!(!process_alive(me.pid, me.pid_start + 1));
+    }
+
+    #[test]
+    fn pids_are_checked_only_on_the_same_host_boot_and_pid_namespace() {
+        let me = ProcessIdentity::current("h");
+        assert!(me.pid_ns.starts_with("pid:["), "{}", me.pid_ns);
+        assert!(me.shares_pids_with("h", &me.boot_id, &me.pid_ns));
+        assert!(!me.shares_pids_with("other", &me.boot_id, &me.pid_ns));
+        assert!(!me.shares_pids_with("h", "another-boot", &me.pid_ns));
+        assert!(!me.shares_pids_with("h", &me.boot_id, "pid:[1]"));
+        assert!(!me.shares_pids_with("h", &me.boot_id, ""), "unknown: never");
     }
 
     #[test]

@@ -315,6 +315,7 @@ impl Ledger {
             boot_id: me.boot_id.clone(),
             pid: me.pid,
             pid_start: me.pid_start,
+            pid_ns: me.pid_ns.clone(),
             worker: self.worker,
             started_unix_ms: identity::unix_millis(),
             lease_ms: self.shared.lease.as_millis() as u64,

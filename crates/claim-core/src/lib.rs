@@ -63,7 +63,10 @@
 //! ## Crashes
 //! A claim is always either done, failed (with its reason), or recoverable: a dead holder's claim
 //! is taken over, a transition interrupted between its two renames leaves the item unclaimed (it is
-//! claimed afresh), and a claim file left empty by a crash is judged by its (unchanging) content.
+//! claimed afresh; `cleanup` removes the private file it left in `tmp/` after two leases), and a
+//! claim file left empty by a crash is judged by its (unchanging) content. A holder is known dead
+//! at once only on the same host, boot and pid namespace (its pid is gone or reused); anywhere
+//! else, by its heartbeats stopping.
 
 #![deny(missing_docs)]
 

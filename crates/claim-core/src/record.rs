@@ -20,6 +20,10 @@ pub struct ClaimRecord {
     /// Holder process start time (ticks since boot).
     #[serde(default)]
     pub pid_start: u64,
+    /// Holder pid namespace (`pid:[…]`; empty in records of older versions, whose pids are then
+    /// never checked, only their heartbeats).
+    #[serde(default)]
+    pub pid_ns: String,
     /// Worker id within the holder process.
     #[serde(default)]
     pub worker: u32,

@@ -84,8 +84,7 @@ impl Observer {
     ) -> Result<Option<String>> {
         let me = ledger.identity();
         if let Some(r) = &seen.record {
-            if r.host == me.host
-                && r.boot_id == me.boot_id
+            if me.shares_pids_with(&r.host, &r.boot_id, &r.pid_ns)
                 && !crate::identity::process_alive(r.pid, r.pid_start)
             {
                 return Ok(Some(format!("holder {} is no longer running", r.holder())));

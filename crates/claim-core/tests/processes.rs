@@ -178,20 +178,29 @@ impl WorkerBuilder {
     }
 
     fn under_faketime(self, offset: &str) -> Self {
-        let program = self.command.get_program().to_owned();
-        let mut command = Command::new("faketime");
+        // A skewed machine's wall clock is off; its monotonic clock still ticks normally (and
+        // libfaketime's shifted monotonic clock hangs `nanosleep`).
+        self.wrapped_in(&["faketime", "-f", offset])
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    }
+
+    /// In a pid namespace of its own, as in a container (needs root, as CI has).
+    fn in_new_pid_namespace(self) -> Self {
+        self.wrapped_in(&["unshare", "--pid", "--fork", "--mount-proc"])
+    }
+
+    /// Run the worker through `wrapper` (a program and its arguments), same environment.
+    fn wrapped_in(self, wrapper: &[&str]) -> Self {
+        let mut command = Command::new(wrapper[0]);
         command
-            .args(["-f", offset])
-            .arg(program)
+            .args(&wrapper[1..])
+            .arg(self.command.get_program())
             .args(self.command.get_args());
         for (k, v) in self.command.get_envs() {
             if let Some(v) = v {
                 command.env(k, v);
             }
         }
-        // A skewed machine's wall clock is off; its monotonic clock still ticks normally (and
-        // libfaketime's shifted monotonic clock hangs `nanosleep`).
-        command.env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         command.stdin(Stdio::piped()).stdout(Stdio::piped());
         WorkerBuilder { command }
     }
@@ -199,11 +208,10 @@ impl WorkerBuilder {
     fn spawn(mut self) -> Worker {
         use std::os::unix::process::CommandExt;
         // Own process group, so killing the worker also kills what faketime forked.
-        let mut child = self
-            .command
-            .process_group(0)
-            .spawn()
-            .expect("spawn worker (faketime tests need Debian's faketime package)");
+        let mut child =
+            self.command.process_group(0).spawn().expect(
+                "spawn worker (faketime tests need Debian's faketime package, unshare root)",
+            );
         let out = BufReader::new(child.stdout.take().unwrap());
         Worker { child, out }
     }
@@ -385,4 +393,30 @@ fn a_holder_two_hours_behind_keeps_its_claim() {
 #[test]
 fn a_holder_two_hours_ahead_keeps_its_claim() {
     nothing_is_stolen(Some("+2h"), None);
+}
+
+/// Containers on one machine can share a host name (and the kernel's boot id) but not a pid
+/// namespace: the holder's pid means nothing in the thief's, so "its pid is gone" must not
+/// count as dead there; the heartbeat rules still apply.
+#[test]
+fn a_live_holder_in_another_pid_namespace_of_the_same_host_keeps_its_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = 1000;
+    let mut holder = Worker::start("hold", dir.path(), "same-name", lease)
+        .env("CLAIM_KEYS", "x")
+        .in_new_pid_namespace()
+        .spawn();
+    assert_eq!(holder.next(), "held");
+    let mut thief = Worker::start("thief", dir.path(), "same-name", lease)
+        .env("CLAIM_SECONDS", "2.5")
+        .spawn();
+    assert_eq!(thief.next(), "trying");
+    assert_eq!(thief.next(), "never", "a live claim was stolen");
+    // Control: once the holder dies, its silence gives it away within a lease or so.
+    holder.kill();
+    let mut thief = Worker::start("thief", dir.path(), "same-name", lease)
+        .env("CLAIM_SECONDS", "8")
+        .spawn();
+    assert_eq!(thief.next(), "trying");
+    assert_eq!(thief.next(), "stole");
 }
