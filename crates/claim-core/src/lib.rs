@@ -50,7 +50,7 @@
 //! (fencing). A holder whose claim was
 //! taken over gets [`Error::LostClaim`] from `done` and publishes nothing. Heartbeats rewrite the
 //! record in place every quarter lease through the holder's open file descriptor. Staleness rules
-//! are in [`stale`](crate::stale) — none compares two machines' clocks.
+//! are in [`stale`] — none compares two machines' clocks.
 //!
 //! ## Filesystems
 //!
