@@ -1,7 +1,7 @@
 //! Claims: `claim`, `done`, `fail`, `release`, the list form `claimed(items)`, and coordination
 //! across all workers and nodes: `once`, `all_done`.
 
-use super::{FnDoc, script_error};
+use super::{FnDoc, R, script_error, script_failure};
 use crate::worker::{OpenList, Worker};
 use claim_core::Claimed;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
@@ -45,19 +45,13 @@ pub const DOCS: &[FnDoc] = &[
     },
 ];
 
-type R<T> = Result<T, Box<EvalAltResult>>;
-
-fn ledger_error(e: claim_core::Error) -> Box<EvalAltResult> {
-    script_error(e.to_string())
-}
-
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
     engine.register_fn("claim", move |item: &str| -> R<bool> {
         if w.stopping() {
             return Ok(false);
         }
-        let claimed = w.ledger.claim(item).map_err(ledger_error)?;
+        let claimed = w.ledger.claim(item).map_err(script_failure)?;
         Ok(w.took(item, claimed))
     });
     let w = worker.clone();
@@ -68,7 +62,7 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         let claimed = w
             .ledger
             .claim_unless_exists(item, &w.resolve(output))
-            .map_err(ledger_error)?;
+            .map_err(script_failure)?;
         Ok(w.took(item, claimed))
     });
     let w = worker.clone();
@@ -87,7 +81,7 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
             .ok_or_else(|| not_held("release", item))?;
         w.set_current(None);
         tracing::info!(key = ?item, "released");
-        claim.release().map_err(ledger_error)
+        claim.release().map_err(script_failure)
     });
     engine.register_iterator::<ClaimedItems>();
     let w = worker.clone();
@@ -108,14 +102,14 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         // Items walked with claimed(...) are recorded per block; others one file each.
         if w.ledger
             .lists()
-            .map_err(ledger_error)?
+            .map_err(script_failure)?
             .iter()
             .any(|l| l.name == list)
         {
-            let (done, _) = w.ledger.list_progress(&list).map_err(ledger_error)?;
+            let (done, _) = w.ledger.list_progress(&list).map_err(script_failure)?;
             return Ok(done == keys.len() as u64);
         }
-        w.ledger.refresh().map_err(ledger_error)?;
+        w.ledger.refresh().map_err(script_failure)?;
         Ok(keys.iter().all(|key| w.ledger.is_done(key)))
     });
 }
@@ -137,7 +131,7 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
         };
         result.map_err(|e| {
             tracing::error!(key = ?item, "{e}");
-            ledger_error(e)
+            script_failure(e)
         })?;
         match reason {
             None => {
@@ -200,7 +194,7 @@ fn open_list(w: &Arc<Worker>, items: Array) -> R<ClaimedItems> {
         let walker = w
             .ledger
             .walk_list(&list, items.len() as u64)
-            .map_err(ledger_error)?;
+            .map_err(script_failure)?;
         lists.insert(
             list.clone(),
             OpenList {
@@ -290,12 +284,12 @@ impl Iterator for ClaimedIter {
 fn once(w: &Arc<Worker>, ctx: &NativeCallContext, name: &str, f: FnPtr) -> R<Dynamic> {
     let key = format!("once:{name}");
     loop {
-        match w.once_ledger.claim(&key).map_err(ledger_error)? {
+        match w.once_ledger.claim(&key).map_err(script_failure)? {
             Claimed::Won(claim) => {
                 tracing::info!(key = ?key, "running once({name})");
                 return match f.call_within_context::<Dynamic>(ctx, ()) {
                     Ok(value) => {
-                        claim.done().map_err(ledger_error)?;
+                        claim.done().map_err(script_failure)?;
                         Ok(value)
                     }
                     Err(e) => {
@@ -316,7 +310,7 @@ fn once(w: &Arc<Worker>, ctx: &NativeCallContext, name: &str, f: FnPtr) -> R<Dyn
                     return Err(script_error("interrupted while waiting for once()"));
                 }
                 std::thread::sleep(Duration::from_millis(100));
-                w.once_ledger.refresh().map_err(ledger_error)?;
+                w.once_ledger.refresh().map_err(script_failure)?;
             }
         }
     }

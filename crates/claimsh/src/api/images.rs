@@ -1,9 +1,9 @@
 //! Images: load, filter, threshold, clean up, label, watershed, measure, save (claim-image).
 
-use super::{FnDoc, script_error};
+use super::{FnDoc, R, script_error, script_failure};
 use crate::worker::Worker;
 use claim_image::{Image, Labels, Mask, WatershedOptions};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, Engine, Map};
 use std::sync::Arc;
 
 pub const DOCS: &[FnDoc] = &[
@@ -94,12 +94,6 @@ pub const DOCS: &[FnDoc] = &[
     },
 ];
 
-type R<T> = Result<T, Box<EvalAltResult>>;
-
-fn err(e: claim_image::Error) -> Box<EvalAltResult> {
-    script_error(e.to_string())
-}
-
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_type_with_name::<Image>("Image");
     engine.register_type_with_name::<Mask>("Mask");
@@ -111,49 +105,50 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_get("area", |m: &mut Mask| m.area() as i64);
     let w = worker.clone();
     engine.register_fn("load_image", move |path: &str| -> R<Image> {
-        claim_image::load_image(&w.resolve(path)).map_err(err)
+        claim_image::load_image(&w.resolve(path)).map_err(script_failure)
     });
     let w = worker.clone();
     engine.register_fn("load_stack", move |path: &str| -> R<Array> {
-        let pages = claim_image::load_stack(&w.resolve(path)).map_err(err)?;
+        let pages = claim_image::load_stack(&w.resolve(path)).map_err(script_failure)?;
         Ok(pages.into_iter().map(Dynamic::from).collect())
     });
     let w = worker.clone();
     engine.register_fn("save_image", move |x: Image, path: &str| -> R<()> {
-        claim_image::save_image_u16(&x, &w.resolve(path)).map_err(err)
+        claim_image::save_image_u16(&x, &w.resolve(path)).map_err(script_failure)
     });
     let w = worker.clone();
     engine.register_fn("save_image", move |x: Mask, path: &str| -> R<()> {
-        claim_image::save_mask(&x, &w.resolve(path)).map_err(err)
+        claim_image::save_mask(&x, &w.resolve(path)).map_err(script_failure)
     });
     let w = worker.clone();
     engine.register_fn("save_image", move |x: Labels, path: &str| -> R<()> {
-        claim_image::save_labels(&x, &w.resolve(path)).map_err(err)
+        claim_image::save_labels(&x, &w.resolve(path)).map_err(script_failure)
     });
     engine.register_fn("gaussian", |i: &mut Image, sigma: f64| -> R<Image> {
-        i.gaussian(sigma).map_err(err)
+        i.gaussian(sigma).map_err(script_failure)
     });
     engine.register_fn("gaussian", |i: &mut Image, sigma: i64| -> R<Image> {
-        i.gaussian(sigma as f64).map_err(err)
+        i.gaussian(sigma as f64).map_err(script_failure)
     });
     engine.register_fn("median", |i: &mut Image, radius: i64| -> R<Image> {
-        i.median(u32::try_from(radius).unwrap_or(0)).map_err(err)
+        i.median(u32::try_from(radius).unwrap_or(0))
+            .map_err(script_failure)
     });
     engine.register_fn("otsu", |i: &mut Image| claim_image::otsu(i));
     engine.register_fn("li", |i: &mut Image| claim_image::li(i));
     engine.register_fn("threshold", |i: &mut Image, t: f64| i.threshold(t));
     engine.register_fn("threshold", |i: &mut Image, t: i64| i.threshold(t as f64));
     engine.register_fn("open", |m: &mut Mask, r: i64| -> R<Mask> {
-        m.open(r).map_err(err)
+        m.open(r).map_err(script_failure)
     });
     engine.register_fn("close", |m: &mut Mask, r: i64| -> R<Mask> {
-        m.close(r).map_err(err)
+        m.close(r).map_err(script_failure)
     });
     engine.register_fn("erode", |m: &mut Mask, r: i64| -> R<Mask> {
-        m.erode(r).map_err(err)
+        m.erode(r).map_err(script_failure)
     });
     engine.register_fn("dilate", |m: &mut Mask, r: i64| -> R<Mask> {
-        m.dilate(r).map_err(err)
+        m.dilate(r).map_err(script_failure)
     });
     engine.register_fn("fill_holes", |m: &mut Mask| m.fill_holes());
     engine.register_fn("remove_small", |m: &mut Mask, a: i64| {
@@ -177,17 +172,18 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         Ok(claim_image::watershed(m, &options))
     });
     engine.register_fn("watershed", |m: &mut Mask, img: Image| -> R<Labels> {
-        claim_image::watershed_by_intensity(m, &img, &WatershedOptions::by_intensity()).map_err(err)
+        claim_image::watershed_by_intensity(m, &img, &WatershedOptions::by_intensity())
+            .map_err(script_failure)
     });
     engine.register_fn(
         "watershed",
         |m: &mut Mask, img: Image, o: Map| -> R<Labels> {
             let options = watershed_options(WatershedOptions::by_intensity(), o)?;
-            claim_image::watershed_by_intensity(m, &img, &options).map_err(err)
+            claim_image::watershed_by_intensity(m, &img, &options).map_err(script_failure)
         },
     );
     engine.register_fn("measure", |l: &mut Labels, i: Image| -> R<Array> {
-        let props = claim_image::measure(l, &i).map_err(err)?;
+        let props = claim_image::measure(l, &i).map_err(script_failure)?;
         Ok(props
             .iter()
             .map(|p| {
@@ -209,7 +205,7 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_fn(
         "save_overlay",
         move |i: &mut Image, l: Labels, path: &str| -> R<()> {
-            claim_image::save_overlay(i, &l, &w.resolve(path)).map_err(err)
+            claim_image::save_overlay(i, &l, &w.resolve(path)).map_err(script_failure)
         },
     );
 }

@@ -1,9 +1,9 @@
 //! Output: `write_text`, `read_text`, `write_csv`, `read_csv`, `concat_csv`. Every write is atomic
 //! (temporary file + rename), so no reader, on any node, ever sees a torn file.
 
-use super::{FnDoc, script_error};
+use super::{FnDoc, R, script_error, script_failure};
 use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, Engine, Map};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,8 +35,6 @@ pub const DOCS: &[FnDoc] = &[
         about: "Concatenate CSV files with the same header into one, atomically.",
     },
 ];
-
-type R<T> = Result<T, Box<EvalAltResult>>;
 
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
@@ -105,7 +103,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> R<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| script_error(format!("create folder {}: {e}", dir.display())))?;
     }
-    claim_core::atomic_write(path, bytes).map_err(|e| script_error(e.to_string()))
+    claim_core::atomic_write(path, bytes).map_err(script_failure)
 }
 
 fn cell(value: &Dynamic) -> String {
@@ -151,7 +149,7 @@ fn csv_bytes(rows: &Array, columns: Option<Vec<String>>) -> R<Vec<u8>> {
         if i == 0 {
             writer
                 .write_record(columns.iter())
-                .map_err(|e| script_error(e.to_string()))?;
+                .map_err(script_failure)?;
         }
         if let Some(missing) = columns.iter().find(|c| !map.contains_key(c.as_str())) {
             return Err(script_error(format!(
@@ -165,17 +163,15 @@ fn csv_bytes(rows: &Array, columns: Option<Vec<String>>) -> R<Vec<u8>> {
             )));
         }
         let cells = columns.iter().map(|c| cell(&map[c.as_str()]));
-        writer
-            .write_record(cells)
-            .map_err(|e| script_error(e.to_string()))?;
+        writer.write_record(cells).map_err(script_failure)?;
     }
     if let (true, Some(columns)) = (rows.is_empty(), &header) {
         // No rows but named columns: still a header, so the file can be concatenated.
         writer
             .write_record(columns.iter())
-            .map_err(|e| script_error(e.to_string()))?;
+            .map_err(script_failure)?;
     }
-    writer.into_inner().map_err(|e| script_error(e.to_string()))
+    writer.into_inner().map_err(script_failure)
 }
 
 fn read_csv(path: &Path) -> R<Array> {

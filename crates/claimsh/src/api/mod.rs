@@ -33,6 +33,14 @@ pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
     ]
 }
 
+/// What a script function returns: its value, or a script error.
+pub type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// Any library error as a script error carrying its message.
+pub fn script_failure(e: impl std::fmt::Display) -> Box<EvalAltResult> {
+    script_error(e.to_string())
+}
+
 /// A script error raised by a native function.
 pub fn script_error(message: impl Into<String>) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(

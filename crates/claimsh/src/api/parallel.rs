@@ -1,9 +1,9 @@
 //! Parallel maps inside a script (claim-pool): `par_map`, `par_map_unordered`, `par_for`,
 //! `par_filter`. The function is a Rhai closure; captures are allowed.
 
-use super::{FnDoc, script_error};
+use super::{FnDoc, R, script_error};
 use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, FnPtr, NativeCallContext};
 use std::sync::Arc;
 
 pub const DOCS: &[FnDoc] = &[
@@ -24,8 +24,6 @@ pub const DOCS: &[FnDoc] = &[
         about: "Elements for which f returns true, in input order.",
     },
 ];
-
-type R<T> = Result<T, Box<EvalAltResult>>;
 
 fn run(
     w: &Worker,

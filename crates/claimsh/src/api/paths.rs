@@ -1,9 +1,9 @@
 //! Items and paths: `glob`, `stem`, `file_name`, `parent`, `join`, `with_ext`, `exists`, `mkdir`.
 //! Relative paths resolve against the script's directory so every node agrees.
 
-use super::{FnDoc, script_error};
+use super::{FnDoc, R, script_error};
 use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, EvalAltResult};
+use rhai::{Array, Dynamic, Engine};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,8 +41,6 @@ pub const DOCS: &[FnDoc] = &[
         about: "Create a folder and its parents.",
     },
 ];
-
-type R<T> = Result<T, Box<EvalAltResult>>;
 
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
