@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::{Image, Mask};
+use crate::union_find::{find, union};
 use image::{GrayImage, ImageBuffer, Luma};
 use imageproc::distance_transform::Norm;
 
@@ -207,21 +208,6 @@ pub(crate) fn otsu_from_histogram(hist: &[f64], centers: &[f64]) -> f64 {
     centers[best.1]
 }
 
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
-fn union(parent: &mut [usize], a: usize, b: usize) {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    if ra != rb {
-        parent[ra.max(rb)] = ra.min(rb);
-    }
-}
-
 fn to_gray(mask: &Mask) -> GrayImage {
     GrayImage::from_raw(
         mask.width,
@@ -309,7 +295,7 @@ impl Mask {
     pub fn fill_holes(&self) -> Mask {
         let (w, h) = (self.width as usize, self.height as usize);
         let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (row, start, end exclusive)
-        let mut parent: Vec<usize> = Vec::new();
+        let mut parent: Vec<u32> = Vec::new();
         let mut previous = 0..0; // the runs of the row above
         for r in 0..h {
             let row = &self.data[r * w..(r + 1) * w];
@@ -325,7 +311,7 @@ impl Mask {
                     .map_or(w, |k| start + k);
                 let me = runs.len();
                 runs.push((r, start, end));
-                parent.push(me);
+                parent.push(me as u32);
                 for above in previous.clone() {
                     let (_, s, e) = runs[above];
                     if s < end && start < e {

@@ -28,6 +28,7 @@ mod image;
 mod io;
 mod labels;
 mod measure;
+mod union_find;
 mod watershed;
 
 pub use error::{Error, Result};

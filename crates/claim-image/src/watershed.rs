@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::{Image, Labels, Mask};
+use crate::union_find::find;
 use image::{GrayImage, Luma};
 use std::collections::BinaryHeap;
 
@@ -186,7 +187,7 @@ fn h_maxima(
     // lookups; equal reliefs keep raster order.
     let mut packed: Vec<u64> = (0..w * h)
         .filter(|&i| inside[i])
-        .map(|i| ((!(total_order_key(relief[i]) as u32 ^ 0x8000_0000)) as u64) << 32 | i as u64)
+        .map(|i| ((!ascending_bits(relief[i])) as u64) << 32 | i as u64)
         .collect();
     packed.sort_unstable();
     let order: Vec<u32> = packed.into_iter().map(|k| k as u32).collect();
@@ -194,13 +195,6 @@ fn h_maxima(
     // Each basin's root is its highest pixel (basins grow from it).
     let mut seen = vec![false; w * h];
     let mut kept = vec![false; w * h];
-    fn find(parent: &mut [u32], mut i: usize) -> usize {
-        while parent[i] as usize != i {
-            parent[i] = parent[parent[i] as usize];
-            i = parent[i] as usize;
-        }
-        i
-    }
     for &i in &order {
         let i = i as usize;
         seen[i] = true;
@@ -238,10 +232,15 @@ fn h_maxima(
     markers
 }
 
-/// A key whose integer order is `f32::total_cmp`'s order.
-fn total_order_key(x: f32) -> i32 {
-    let bits = x.to_bits() as i32;
-    bits ^ (((bits >> 31) as u32) >> 1) as i32
+/// Bits of `x` whose unsigned order is `f32::total_cmp`'s order (negatives flipped whole,
+/// positives above them).
+fn ascending_bits(x: f32) -> u32 {
+    let bits = x.to_bits();
+    if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    }
 }
 
 /// Priority flooding from the markers: the highest pixel next to a labelled one is labelled
@@ -259,7 +258,7 @@ fn flood(
     let mut heap = BinaryHeap::new();
     let mut arrivals: Vec<u32> = Vec::new();
     let key = |i: usize, arrival: usize| {
-        let high = (total_order_key(relief[i]) as u32 ^ 0x8000_0000) as u64;
+        let high = ascending_bits(relief[i]) as u64;
         high << 32 | (u32::MAX - arrival as u32) as u64
     };
     for i in (0..w * h).filter(|&i| labels[i] > 0) {
@@ -387,6 +386,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn ascending_bits_sort_like_total_cmp() {
+        let xs = [
+            3.5f32,
+            -0.0,
+            0.0,
+            -7.25,
+            f32::INFINITY,
+            1e-30,
+            -1e-30,
+            2.0,
+            f32::NEG_INFINITY,
+        ];
+        let mut by_bits = xs;
+        by_bits.sort_by_key(|&x| ascending_bits(x));
+        let mut by_cmp = xs;
+        by_cmp.sort_by(f32::total_cmp);
+        assert_eq!(by_bits.map(f32::to_bits), by_cmp.map(f32::to_bits));
     }
 
     #[test]
