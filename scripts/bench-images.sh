@@ -26,97 +26,86 @@ for path in claimed(glob("data/*.tif")) {
 }
 RHAI
 sed -e 's#../datasets/nuclei/\*.tif#data/*.tif#' -e 's#../results/nuclei#full#' examples/segment-nuclei.rhai > "$WORK/full.rhai"
-cat > "$WORK/baseline.py" <<'PY'
-import glob, os, sys
-from multiprocessing import Pool
-import numpy as np, skimage.io, skimage.filters, skimage.measure
-PROPS = ("label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max",
-         "perimeter", "eccentricity", "axis_major_length", "axis_minor_length", "orientation", "solidity")
-def one(path):
-    raw = skimage.io.imread(path)
-    smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True)
-    labels = skimage.measure.label(smooth > skimage.filters.threshold_otsu(smooth), connectivity=2)
-    table = skimage.measure.regionprops_table(labels, intensity_image=raw, properties=PROPS)
-    keys = list(table)
-    with open(os.path.join(sys.argv[2], os.path.basename(path)[:-4] + ".csv"), "w") as f:
-        f.write(",".join(keys) + "\n")
-        for row in zip(*(table[k] for k in keys)):
-            f.write(",".join(repr(float(v)) for v in row) + "\n")
-if __name__ == "__main__":
-    os.makedirs(sys.argv[2], exist_ok=True)
-    with Pool(2) as pool:
-        pool.map(one, sorted(glob.glob(os.path.join(sys.argv[1], "*.tif"))), chunksize=4)
-PY
-cat > "$WORK/full.py" <<'PY'
-import glob, os, sys
+cat > "$WORK/pipelines.py" <<'PY'
+# The scikit-image side, one definition of each pipeline:
+#   pipelines.py pool full|baseline DATA OUT   every image, multiprocessing.Pool(2)
+#   pipelines.py stages DATA N                 full pipeline per stage, one process, medians (ms)
+import glob, os, sys, tempfile, time
+from functools import partial
 from multiprocessing import Pool
 import numpy as np, scipy.ndimage as ndi
 import skimage.io, skimage.filters, skimage.measure, skimage.morphology, skimage.segmentation, skimage.exposure
 PROPS = ("label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max",
          "perimeter", "eccentricity", "axis_major_length", "axis_minor_length", "orientation", "solidity",
          "equivalent_diameter_area")
-def one(path):
-    raw = skimage.io.imread(path)
-    smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True)
-    mask = smooth > skimage.filters.threshold_li(smooth)
-    mask = skimage.morphology.opening(mask, skimage.morphology.disk(1))
-    mask = ndi.binary_fill_holes(mask)
-    mask = skimage.morphology.remove_small_objects(mask, max_size=29)
-    relief = np.log(np.maximum(smooth, 1)) * mask
-    markers = skimage.measure.label(skimage.morphology.h_maxima(relief, 0.05) & mask)
-    labels = skimage.segmentation.watershed(-relief, markers, mask=mask)
-    table = skimage.measure.regionprops_table(labels, intensity_image=raw, properties=PROPS)
+BASELINE_PROPS = PROPS[:-1]  # as in shared/notes/baselines.md
+
+def no_lap(name):
+    pass
+
+def write_csv(table, path):
     keys = list(table)
-    stem = os.path.basename(path)[:-4]
-    with open(os.path.join(sys.argv[2], stem + ".csv"), "w") as f:
+    with open(path, "w") as f:
         f.write(",".join(keys) + "\n")
         for row in zip(*(table[k] for k in keys)):
             f.write(",".join(repr(float(v)) for v in row) + "\n")
-    lo, hi = np.percentile(raw, (0.5, 99.5))
-    shown = skimage.exposure.rescale_intensity(raw, in_range=(lo, hi), out_range=(0.0, 1.0))
-    overlay = skimage.segmentation.mark_boundaries(np.dstack([shown] * 3), labels, mode="inner")
-    skimage.io.imsave(os.path.join(sys.argv[2], stem + "_overlay.png"),
-                      (overlay * 255).astype(np.uint8), check_contrast=False)
-if __name__ == "__main__":
-    os.makedirs(sys.argv[2], exist_ok=True)
-    with Pool(2) as pool:
-        pool.map(one, sorted(glob.glob(os.path.join(sys.argv[1], "*.tif"))), chunksize=4)
-PY
-cat > "$WORK/stages.py" <<'PY'
-# Per-stage times of the full pipeline in scikit-image, one process, medians (ms).
-import glob, os, sys, time, tempfile
-import numpy as np, scipy.ndimage as ndi
-import skimage.io, skimage.filters, skimage.measure, skimage.morphology, skimage.segmentation, skimage.exposure
-T = {}
-def lap(name, t0):
-    t = time.perf_counter(); T.setdefault(name, []).append((t - t0) * 1e3); return t
-out = tempfile.mkdtemp()
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.tif")))[: int(sys.argv[2])]:
-    t = time.perf_counter()
-    raw = skimage.io.imread(path); t = lap("load", t)
-    smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True); t = lap("gaussian", t)
-    th = skimage.filters.threshold_li(smooth); t = lap("li", t)
-    mask = smooth > th; t = lap("threshold", t)
-    mask = skimage.morphology.opening(mask, skimage.morphology.disk(1)); t = lap("open", t)
-    mask = ndi.binary_fill_holes(mask); t = lap("fill_holes", t)
-    mask = skimage.morphology.remove_small_objects(mask, max_size=29); t = lap("remove_small", t)
+
+def full(path, out, lap=no_lap, csv=True):
+    """The main example's steps; `lap(name)` marks the end of each stage."""
+    raw = skimage.io.imread(path); lap("load")
+    smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True); lap("gaussian")
+    th = skimage.filters.threshold_li(smooth); lap("li")
+    mask = smooth > th; lap("threshold")
+    mask = skimage.morphology.opening(mask, skimage.morphology.disk(1)); lap("open")
+    mask = ndi.binary_fill_holes(mask); lap("fill_holes")
+    mask = skimage.morphology.remove_small_objects(mask, max_size=29); lap("remove_small")
     relief = np.log(np.maximum(smooth, 1)) * mask
     markers = skimage.measure.label(skimage.morphology.h_maxima(relief, 0.05) & mask)
-    labels = skimage.segmentation.watershed(-relief, markers, mask=mask); t = lap("watershed", t)
-    skimage.measure.regionprops_table(labels, intensity_image=raw, properties=(
-        "label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max",
-        "perimeter", "eccentricity", "axis_major_length", "axis_minor_length", "orientation",
-        "solidity", "equivalent_diameter_area")); t = lap("measure", t)
+    labels = skimage.segmentation.watershed(-relief, markers, mask=mask); lap("watershed")
+    table = skimage.measure.regionprops_table(labels, intensity_image=raw, properties=PROPS); lap("measure")
+    stem = os.path.basename(path)[:-4]
+    if csv:
+        write_csv(table, os.path.join(out, stem + ".csv"))
     lo, hi = np.percentile(raw, (0.5, 99.5))
     shown = skimage.exposure.rescale_intensity(raw, in_range=(lo, hi), out_range=(0.0, 1.0))
     overlay = skimage.segmentation.mark_boundaries(np.dstack([shown] * 3), labels, mode="inner")
-    skimage.io.imsave(os.path.join(out, "o.png"), (overlay * 255).astype(np.uint8), check_contrast=False)
-    t = lap("overlay", t)
-total = 0.0
-for name, xs in T.items():
-    m = sorted(xs)[len(xs) // 2]; total += m
-    print(f"{name:>13} {m:7.2f} ms")
-print(f"{'total':>13} {total:7.2f} ms")
+    skimage.io.imsave(os.path.join(out, stem + "_overlay.png"),
+                      (overlay * 255).astype(np.uint8), check_contrast=False)
+    lap("overlay")
+
+def baseline(path, out):
+    raw = skimage.io.imread(path)
+    smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True)
+    labels = skimage.measure.label(smooth > skimage.filters.threshold_otsu(smooth), connectivity=2)
+    table = skimage.measure.regionprops_table(labels, intensity_image=raw, properties=BASELINE_PROPS)
+    write_csv(table, os.path.join(out, os.path.basename(path)[:-4] + ".csv"))
+
+def images(data):
+    return sorted(glob.glob(os.path.join(data, "*.tif")))
+
+def stages(data, count):
+    times, out = {}, tempfile.mkdtemp()
+    for path in images(data)[:count]:
+        last = [time.perf_counter()]
+        def lap(name):
+            now = time.perf_counter()
+            times.setdefault(name, []).append((now - last[0]) * 1e3)
+            last[0] = now
+        full(path, out, lap, csv=False)  # claim-image's stage times have no CSV either
+    total = 0.0
+    for name, xs in times.items():
+        median = sorted(xs)[len(xs) // 2]; total += median
+        print(f"{name:>13} {median:7.2f} ms")
+    print(f"{'total':>13} {total:7.2f} ms")
+
+if __name__ == "__main__":
+    if sys.argv[1] == "stages":
+        stages(sys.argv[2], int(sys.argv[3]))
+    else:
+        kind, data, out = sys.argv[2:5]
+        os.makedirs(out, exist_ok=True)
+        with Pool(2) as pool:
+            pool.map(partial(full if kind == "full" else baseline, out=out), images(data), chunksize=4)
 PY
 now() { date +%s.%N; }
 # Seconds for one run of a command (outputs and claim state cleared first).
@@ -127,9 +116,9 @@ timed() {
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 py_full=(); rs_full=(); py_base=(); rs_base=()
 for round in 1 2; do
-    py_full+=("$(timed "$VENV/bin/python" "$WORK/full.py" "$WORK/data" "$WORK/pyfull")")
+    py_full+=("$(timed "$VENV/bin/python" "$WORK/pipelines.py" pool full "$WORK/data" "$WORK/pyfull")")
     rs_full+=("$(timed target/release/claimsh "$WORK/full.rhai" --jobs 2 -q --no-progress)")
-    py_base+=("$(timed "$VENV/bin/python" "$WORK/baseline.py" "$WORK/data" "$WORK/py")")
+    py_base+=("$(timed "$VENV/bin/python" "$WORK/pipelines.py" pool baseline "$WORK/data" "$WORK/py")")
     rs_base+=("$(timed target/release/claimsh "$WORK/baseline.rhai" --jobs 2 -q --no-progress)")
 done
 pf=$(best "${py_full[@]}"); rf=$(best "${rs_full[@]}"); pb=$(best "${py_base[@]}"); rb=$(best "${rs_base[@]}")
@@ -141,6 +130,6 @@ printf 'baseline        claimsh, --jobs 2:         %6.1f images/s  %5.1fx scikit
 echo
 echo "Where the time goes per image (one core, medians of 50 images; claimsh adds script, CSV and claims):"
 cargo run --release -q -p claim-image --example stage-times -- "$WORK/data" 50 > "$WORK/stages-rust.txt"
-"$VENV/bin/python" "$WORK/stages.py" "$WORK/data" 50 > "$WORK/stages-py.txt"
+"$VENV/bin/python" "$WORK/pipelines.py" stages "$WORK/data" 50 > "$WORK/stages-py.txt"
 printf '%13s %10s %12s\n' stage claim-image scikit-image
 paste "$WORK/stages-rust.txt" "$WORK/stages-py.txt" | awk '{ printf "%13s %7.2f ms %9.2f ms\n", $1, $2, $5 }'
