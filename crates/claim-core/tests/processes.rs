@@ -331,68 +331,87 @@ fn a_paused_holder_whose_claim_was_taken_over_cannot_mark_it_done() {
     holder.child.wait().unwrap();
 }
 
-/// A holder whose wall clock is `holder_skew` and a thief whose clock is `thief_skew`, on
-/// different hosts: over several leases, the thief never wins the live claim.
-fn nothing_is_stolen(holder_skew: Option<&str>, thief_skew: Option<&str>) {
+/// A holder and a thief set up by `holder` and `thief` (a clock skew, a namespace), on hosts
+/// `hosts`: over several leases the thief never wins the live claim (`on_held` may look at the
+/// state first); once the holder is killed, the same thief does take it over.
+fn nothing_is_stolen(
+    hosts: [&str; 2],
+    holder: impl Fn(WorkerBuilder) -> WorkerBuilder,
+    thief: impl Fn(WorkerBuilder) -> WorkerBuilder,
+    on_held: impl Fn(&std::path::Path),
+) {
     let dir = tempfile::tempdir().unwrap();
     // Long enough that a loaded CI machine cannot delay a heartbeat by a whole lease.
     let lease = 1000;
-    let mut holder = Worker::start("hold", dir.path(), "holder", lease).env("CLAIM_KEYS", "x");
-    if let Some(skew) = holder_skew {
-        holder = holder.under_faketime(skew);
-    }
-    let mut holder = holder.spawn();
-    assert_eq!(holder.next(), "held");
-    if holder_skew.is_some() {
-        // The skew is real: the holder wrote its own (wrong) wall clock into the claim.
-        let bytes = std::fs::read(dir.path().join("claims/x")).unwrap();
-        let started = claim_core::ClaimRecord::parse(&bytes)
-            .unwrap()
-            .started_unix_ms;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        assert!(now.abs_diff(started) > 3_600_000, "holder clock not skewed");
-    }
-    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "3.5");
-    if let Some(skew) = thief_skew {
-        thief = thief.under_faketime(skew);
-    }
-    let mut thief = thief.spawn();
-    assert_eq!(thief.next(), "trying");
-    assert_eq!(thief.next(), "never", "a live claim was stolen");
+    let mut holding =
+        holder(Worker::start("hold", dir.path(), hosts[0], lease).env("CLAIM_KEYS", "x")).spawn();
+    assert_eq!(holding.next(), "held");
+    on_held(dir.path());
+    let try_for = |seconds: &str| {
+        thief(Worker::start("thief", dir.path(), hosts[1], lease).env("CLAIM_SECONDS", seconds))
+            .spawn()
+    };
+    let mut trying = try_for("3.5");
+    assert_eq!(trying.next(), "trying");
+    assert_eq!(trying.next(), "never", "a live claim was stolen");
     // Control: once the holder dies, the same thief does take it over.
-    holder.kill();
-    let mut thief = Worker::start("thief", dir.path(), "thief", lease).env("CLAIM_SECONDS", "8");
-    if let Some(skew) = thief_skew {
-        thief = thief.under_faketime(skew);
-    }
-    let mut thief = thief.spawn();
-    assert_eq!(thief.next(), "trying");
-    assert_eq!(thief.next(), "stole");
+    holding.kill();
+    let mut trying = try_for("8");
+    assert_eq!(trying.next(), "trying");
+    assert_eq!(trying.next(), "stole");
+}
+
+const HOSTS: [&str; 2] = ["holder", "thief"];
+
+fn as_is(w: WorkerBuilder) -> WorkerBuilder {
+    w
+}
+
+fn nothing_to_check(_: &std::path::Path) {}
+
+/// The skew is real: the holder wrote its own (wrong) wall clock into the claim.
+fn holder_clock_is_skewed(dir: &std::path::Path) {
+    let bytes = std::fs::read(dir.join("claims/x")).unwrap();
+    let started = claim_core::ClaimRecord::parse(&bytes)
+        .unwrap()
+        .started_unix_ms;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(now.abs_diff(started) > 3_600_000, "holder clock not skewed");
 }
 
 #[test]
 fn a_thief_two_hours_ahead_does_not_steal_live_claims() {
-    nothing_is_stolen(None, Some("+2h"));
+    nothing_is_stolen(HOSTS, as_is, |w| w.under_faketime("+2h"), nothing_to_check);
 }
 
 #[test]
 fn a_thief_two_hours_behind_does_not_steal_live_claims() {
-    nothing_is_stolen(None, Some("-2h"));
+    nothing_is_stolen(HOSTS, as_is, |w| w.under_faketime("-2h"), nothing_to_check);
 }
 
 /// The holder's clock is wrong instead: its records carry times two hours off, and the thief
 /// must judge liveness by what it observes (heartbeat changes, server mtimes), not by them.
 #[test]
 fn a_holder_two_hours_behind_keeps_its_claim() {
-    nothing_is_stolen(Some("-2h"), None);
+    nothing_is_stolen(
+        HOSTS,
+        |w| w.under_faketime("-2h"),
+        as_is,
+        holder_clock_is_skewed,
+    );
 }
 
 #[test]
 fn a_holder_two_hours_ahead_keeps_its_claim() {
-    nothing_is_stolen(Some("+2h"), None);
+    nothing_is_stolen(
+        HOSTS,
+        |w| w.under_faketime("+2h"),
+        as_is,
+        holder_clock_is_skewed,
+    );
 }
 
 /// Containers on one machine can share a host name (and the kernel's boot id) but not a pid
@@ -400,23 +419,6 @@ fn a_holder_two_hours_ahead_keeps_its_claim() {
 /// count as dead there; the heartbeat rules still apply.
 #[test]
 fn a_live_holder_in_another_pid_namespace_of_the_same_host_keeps_its_claim() {
-    let dir = tempfile::tempdir().unwrap();
-    let lease = 1000;
-    let mut holder = Worker::start("hold", dir.path(), "same-name", lease)
-        .env("CLAIM_KEYS", "x")
-        .in_new_pid_namespace()
-        .spawn();
-    assert_eq!(holder.next(), "held");
-    let mut thief = Worker::start("thief", dir.path(), "same-name", lease)
-        .env("CLAIM_SECONDS", "2.5")
-        .spawn();
-    assert_eq!(thief.next(), "trying");
-    assert_eq!(thief.next(), "never", "a live claim was stolen");
-    // Control: once the holder dies, its silence gives it away within a lease or so.
-    holder.kill();
-    let mut thief = Worker::start("thief", dir.path(), "same-name", lease)
-        .env("CLAIM_SECONDS", "8")
-        .spawn();
-    assert_eq!(thief.next(), "trying");
-    assert_eq!(thief.next(), "stole");
+    let same = ["same-name", "same-name"];
+    nothing_is_stolen(same, |w| w.in_new_pid_namespace(), as_is, nothing_to_check);
 }

@@ -40,19 +40,7 @@ write_text(`rec/${host()}-${worker_id()}-${timestamp().elapsed}.txt`, mine.reduc
 fn every_item_exactly_once(form: &str) {
     let dir = tempfile::tempdir().unwrap();
     script(dir.path(), "job.rhai", &RECORDING.replace("FORM", form));
-    let children: Vec<_> = (0..3)
-        .map(|i| {
-            claimsh()
-                .current_dir(dir.path())
-                .env("CLAIMSH_HOST", format!("node{i}"))
-                .args(["job.rhai", "--jobs", "2", "-q"])
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    util::run_as_hosts(dir.path(), 3, "node", &["job.rhai", "--jobs", "2", "-q"]);
     let mut all = Vec::new();
     let mut hosts = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(dir.path().join("rec")).unwrap() {
@@ -572,19 +560,7 @@ fn the_parameter_screen_gathers_exactly_once_across_processes() {
         work.path().join("examples/p.rhai"),
     )
     .unwrap();
-    let children: Vec<_> = (0..3)
-        .map(|i| {
-            claimsh()
-                .current_dir(work.path())
-                .env("CLAIMSH_HOST", format!("n{i}"))
-                .args(["examples/p.rhai", "-j", "2", "-q"])
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
-    }
+    util::run_as_hosts(work.path(), 3, "n", &["examples/p.rhai", "-j", "2", "-q"]);
     let all = std::fs::read_to_string(work.path().join("results/screen/all.csv")).unwrap();
     assert_eq!(all.lines().count(), 13, "{all}");
     let s = util::status(work.path(), None, &["examples/p.rhai"]);

@@ -34,6 +34,25 @@ pub fn status(dir: &Path, host: Option<&str>, target: &[&str]) -> serde_json::Va
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Run `args` in `dir` as `count` processes at once, host `<prefix>0`, `<prefix>1`, ...; each
+/// must exit 0.
+pub fn run_as_hosts(dir: &Path, count: usize, prefix: &str, args: &[&str]) {
+    let running: Vec<Running> = (0..count)
+        .map(|i| {
+            Running::spawn(
+                claimsh()
+                    .current_dir(dir)
+                    .env("CLAIMSH_HOST", format!("{prefix}{i}"))
+                    .args(args),
+            )
+        })
+        .collect();
+    for mut process in running {
+        let status = process.0.wait().unwrap();
+        assert!(status.success(), "a process failed: {status}");
+    }
+}
+
 /// A spawned claimsh, killed when dropped: a failing assertion never leaves it looping.
 pub struct Running(pub Child);
 
