@@ -86,7 +86,7 @@ pub use claim::Claim;
 pub use error::{Error, Result};
 pub use ledger::{Claimed, FORMAT, Ledger, LedgerOptions};
 pub use record::{BlockRecord, ClaimRecord};
-pub use status::{ClaimInfo, CleanupScope, FailureInfo, Status};
+pub use status::{ClaimInfo, CleanupScope, Counts, FailureInfo, Status};
 
 use error::IoContext;
 use std::path::Path;

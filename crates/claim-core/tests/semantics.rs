@@ -187,6 +187,12 @@ fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
     );
     assert_eq!(status.pending, Some(0));
     assert_eq!(status.failures[0].key, "boot[500]");
+    let counts = ledger.counts().unwrap();
+    assert_eq!(
+        (counts.done, counts.failed, counts.claimed, counts.total),
+        (999, 1, 0, Some(1000)),
+        "the cheap counts agree with the full status"
+    );
 }
 
 #[test]
@@ -245,6 +251,12 @@ fn status_and_cleanup_see_done_running_stale_and_failed() {
         (1, 1, 1, 1)
     );
     assert_eq!(status.total, None);
+    let counts = a.counts().unwrap();
+    assert_eq!(
+        (counts.done, counts.failed, counts.claimed, counts.total),
+        (1, 1, 2, None),
+        "claimed = running + stale"
+    );
     let removed = a.cleanup(CleanupScope::default()).unwrap();
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert!(removed[0].contains("stale"));
