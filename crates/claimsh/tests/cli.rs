@@ -34,7 +34,11 @@ let items = [];
 for i in 0..3000 { items.push(`item-${i}`); }
 let mine = [];
 FORM
-write_text(`rec/${host()}-${worker_id()}-${timestamp().elapsed}.txt`, mine.reduce(|s, x| s + x + "\n", ""));
+// A worker may run the script again (waiting for others' items): name each pass's record by
+// its first item, which no other pass can share, so a later pass never overwrites it.
+if mine.len() > 0 {
+    write_text(`rec/${host()}-${worker_id()}-${mine[0]}.txt`, mine.reduce(|s, x| s + x + "\n", ""));
+}
 "#;
 
 fn every_item_exactly_once(form: &str) {
