@@ -75,10 +75,14 @@ fn blocks(n: u64) -> f64 {
     let dir = scratch();
     let ledger = ledger(&dir);
     let start = Instant::now();
-    let mut walker = ledger.walk_list("list", n).unwrap();
+    let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
+    let mut walker = ledger.walk(keys).unwrap();
     let mut count = 0;
-    while let Some(block) = walker.next_block().unwrap() {
+    while let Some(mut block) = walker.next_block().unwrap() {
         count += block.items().len();
+        for i in block.items().to_vec() {
+            block.done_item(i);
+        }
         walker.complete(block).unwrap();
     }
     assert_eq!(count as u64, n);

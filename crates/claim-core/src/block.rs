@@ -1,69 +1,74 @@
-//! Block claims: one claim file covers a run of consecutive items of a named list.
+//! Block claims: one claim file covers many items of a list, so a million tiny items cost
+//! hundreds of files, not millions.
 //!
-//! A million bootstrap iterations should cost thousands of files, not millions. A list of `total`
-//! items is cut into [`SEGMENTS`] segments; workers start in different segments (chosen from their
-//! host, pid and worker id) and walk every segment once per pass. Inside a segment, blocks form a
-//! chain: the first block starts at the segment's start, each next block starts where the previous
-//! one ended. The end of the block that starts at `s` is fixed forever by whoever first reaches `s`
-//! (an exclusively created `bounds/+<list>+<s>` file), so blocks never overlap, even when a block is
-//! released, failed or taken over and claimed again.
+//! A block is formed over the items of the list that are *pending* — not done, not failed (unless
+//! retrying), not held — whatever claimed them before: one by one, or in blocks of any other
+//! list. Its record names every item it reserves by [`ItemId`], so any other list, and any
+//! per-item `claim`, can tell those items are taken, and later done. A block is named after its
+//! list and its first item (`blocks/<list>.<first item id>`), so walkers of one list that reach
+//! the same item race for one exclusive name; walkers start at different points of the list.
+//!
+//! After creating its block, a walker lists `claims/`, `done/`, `failed/` and `blocks/` again and
+//! gives up (leaves pending) every item another claim holds or finished meanwhile; a per-item
+//! claimer checks `blocks/` after creating its claim. Of two racing claimers at least one sees the
+//! other, so no item is processed twice; when both see each other, both give the item up and a
+//! later pass takes it.
 //!
 //! Block length adapts: about [`TARGET_BLOCK_TIME`] of work per claim file, measured from the items
-//! this walker finished, and never more than half of what is left in the segment, so the last items
-//! still spread across workers.
+//! this walker finished, and small enough that the last items still spread across workers.
 
-use crate::claim::Claim;
-use crate::error::{Error, IoContext, Result};
-use crate::key;
-use crate::ledger::{Claimed, Ledger};
-use crate::record::{BlockRecord, ClaimRecord};
+use crate::claim::{Claim, Place};
+use crate::error::{IoContext, Result};
+use crate::key::{self, ItemId};
+use crate::ledger::Ledger;
+use crate::record::{BlockRecord, ItemFailure};
+use crate::stale::Verdict;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::io::ErrorKind;
-use std::ops::Range;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Number of segments a list is cut into (fewer for shorter lists).
+/// Number of starting points in a list (fewer for shorter lists).
 pub const SEGMENTS: u64 = 16;
 /// Work aimed for per block claim.
 pub const TARGET_BLOCK_TIME: Duration = Duration::from_millis(250);
 /// Length of a walker's first block, before any item time is known.
-const FIRST_BLOCK: u64 = 8;
-/// Longest block.
-const MAX_BLOCK: u64 = 1 << 16;
+const FIRST_BLOCK: usize = 8;
+/// Longest block (its record lists every item id: 33 bytes each).
+const MAX_BLOCK: usize = 4096;
 
 /// What `lists/<list>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ListInfo {
-    /// List name.
+    /// List name ([`key::list_name`] of its keys).
     pub name: String,
     /// Number of items.
     pub total: u64,
 }
 
-/// A claimed block: items `range()` of a list (or, when retrying, only its failed items).
+/// A claimed block: the positions (in its list) of the items to process.
 #[derive(Debug)]
 pub struct BlockClaim {
     claim: Claim,
-    range: Range<u64>,
     items: Vec<u64>,
+    done: Vec<u64>,
     failed: Vec<(u64, String)>,
     began: Instant,
 }
 
 impl BlockClaim {
-    /// The block's item range.
-    pub fn range(&self) -> Range<u64> {
-        self.range.clone()
-    }
-
-    /// The item indices to process (all of the range, or the failed ones when retrying).
+    /// Positions of the items to process, in list order.
     pub fn items(&self) -> &[u64] {
         &self.items
     }
 
-    /// Record item `index` as failed; the block is published as failed with per-item reasons.
+    /// Record item `index` as done (published with the block).
+    pub fn done_item(&mut self, index: u64) {
+        self.done.push(index);
+    }
+
+    /// Record item `index` as failed with `reason` (published with the block).
     pub fn fail_item(&mut self, index: u64, reason: &str) {
         self.failed.push((index, reason.to_string()));
     }
@@ -72,331 +77,360 @@ impl BlockClaim {
     pub fn taken_from(&self) -> Option<&str> {
         self.claim.taken_from()
     }
-
-    /// Give the block back unfinished.
-    pub fn release(self) -> Result<()> {
-        self.claim.release()
-    }
 }
 
-/// Walks a list, claiming blocks. One walker per worker.
+/// Walks a list, claiming blocks of its pending items. One walker per worker.
 #[derive(Debug)]
 pub struct ListWalker {
     ledger: Ledger,
     list: String,
-    total: u64,
-    segments: Vec<Range<u64>>,
-    /// Index into `segments` (rotated so workers start apart) of the segment being walked.
-    step: usize,
-    first_segment: usize,
-    pos: u64,
-    /// Finished blocks: start → (end, whether some items failed).
-    finished: HashMap<u64, (u64, bool)>,
+    keys: Vec<String>,
+    ids: Vec<ItemId>,
+    /// Where this walker's passes start.
+    start: usize,
+    /// Offset from `start` of the next position to look at in this pass.
+    pos: usize,
+    /// Longest block this pass (half the pending items over the segments).
+    cap: usize,
     item_secs: Option<f64>,
-    last_len: u64,
+    last_len: usize,
     saw_busy: bool,
+    /// Who the last stale block was taken over from, for the next block's record.
+    taken_from: Option<String>,
+    /// Claims judged for staleness in this pass.
+    judged: HashSet<PathBuf>,
 }
 
 impl Ledger {
-    /// Record that list `list` has `total` items (for status). Idempotent; a different total for
-    /// the same name is an error (two scripts sharing one state directory, probably).
-    pub fn register_list(&self, list: &str, total: u64) -> Result<()> {
-        if list.is_empty() {
-            return Err(Error::Invalid("a list name must not be empty".into()));
+    /// A walker over the list of `keys` (registers the list for `status`).
+    pub fn walk(&self, keys: Vec<String>) -> Result<ListWalker> {
+        let list = key::list_name(keys.iter().map(String::as_str));
+        let ids: Vec<ItemId> = keys.iter().map(|k| ItemId::of(k)).collect();
+        self.register_list(&list, &ids)?;
+        let store = &self.shared.store;
+        for dir in [&store.finished, &store.blocks] {
+            std::fs::create_dir_all(dir).ctx("create state directory", dir)?;
         }
-        let path = self
-            .shared
-            .dirs
-            .lists
-            .join(format!("{}.json", key::file_name(list)));
-        if let Ok(bytes) = std::fs::read(&path)
-            && let Ok(info) = serde_json::from_slice::<ListInfo>(&bytes)
-        {
-            if info.total == total {
-                return Ok(());
-            }
-            return Err(Error::Invalid(format!(
-                "list {list:?} is registered in {} with {} items, not {total}: \
-                 use another list name or another --state directory",
-                path.display(),
-                info.total
-            )));
-        }
-        let info = ListInfo {
-            name: list.to_string(),
-            total,
-        };
-        let bytes = serde_json::to_vec(&info).expect("list info serialises");
-        crate::atomic_write(&path, &bytes)
-    }
-
-    /// Items of list `list` done and failed so far (one directory read of `done/` and `failed/`).
-    pub fn list_progress(&self, list: &str) -> Result<(u64, u64)> {
-        self.refresh()?;
-        let prefix = format!("+{}+", key::file_name(list));
-        let snapshot = self
-            .shared
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let covered = |names: &std::collections::HashSet<String>| -> u64 {
-            names
-                .iter()
-                .filter_map(|n| n.strip_prefix(&prefix).and_then(parse_range))
-                .map(|r| r.end - r.start)
-                .sum()
-        };
-        let mut done = covered(&snapshot.done);
-        let mut failed = 0;
-        for name in snapshot.failed.iter().filter(|n| n.starts_with(&prefix)) {
-            let path = self.shared.dirs.failed.join(name);
-            let record = std::fs::read(&path)
-                .ok()
-                .and_then(|b| ClaimRecord::parse(&b));
-            if let Some(block) = record.and_then(|r| r.block) {
-                let n = block.failed.len() as u64;
-                failed += n;
-                done += (block.end - block.start).saturating_sub(n);
-            }
-        }
-        Ok((done, failed))
-    }
-
-    /// A walker over list `list` of `total` items (registers the list).
-    pub fn walk_list(&self, list: &str, total: u64) -> Result<ListWalker> {
-        self.register_list(list, total)?;
-        let count = SEGMENTS.min(total).max(1);
-        let segments: Vec<Range<u64>> = (0..count)
-            .map(|i| i * total / count..(i + 1) * total / count)
-            .collect();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (&self.identity().host, self.identity().pid, self.worker).hash(&mut hasher);
-        let first_segment = (hasher.finish() % count) as usize;
+        let total = keys.len();
+        let segments = (SEGMENTS as usize).min(total).max(1);
+        let mix = Sha256::digest(format!(
+            "{}/{}/{}",
+            self.identity().host,
+            self.identity().pid,
+            self.worker
+        ));
+        let segment =
+            (u64::from_le_bytes(mix[..8].try_into().expect("8 bytes")) % segments as u64) as usize;
         let mut walker = ListWalker {
             ledger: self.clone(),
-            list: list.to_string(),
-            total,
-            pos: segments[first_segment].start,
-            segments,
-            step: 0,
-            first_segment,
-            finished: HashMap::new(),
+            list,
+            keys,
+            ids,
+            start: segment * total / segments,
+            pos: 0,
+            cap: MAX_BLOCK,
             item_secs: None,
             last_len: FIRST_BLOCK,
             saw_busy: false,
+            taken_from: None,
+            judged: HashSet::new(),
         };
-        walker.refresh()?;
+        walker.restart()?;
         Ok(walker)
+    }
+
+    /// Record list `list` (its item ids, for `status`): `lists/<list>.ids` (16 bytes per item)
+    /// and `lists/<list>.json`. Written once, by whoever comes first; lists are named by their
+    /// content, so a second writer would write the same bytes.
+    fn register_list(&self, list: &str, ids: &[ItemId]) -> Result<()> {
+        let store = &self.shared.store;
+        let info_path = store.lists.join(format!("{list}.json"));
+        if store.exists(&info_path)? {
+            return Ok(());
+        }
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.0.to_be_bytes()).collect();
+        store.link_exclusive(&store.lists.join(format!("{list}.ids")), &bytes)?;
+        let info = ListInfo {
+            name: list.to_string(),
+            total: ids.len() as u64,
+        };
+        let json = serde_json::to_vec(&info).expect("list info serialises");
+        store.link_exclusive(&info_path, &json)?;
+        Ok(())
     }
 }
 
 impl ListWalker {
     /// The list's number of items.
     pub fn total(&self) -> u64 {
-        self.total
+        self.keys.len() as u64
     }
 
-    /// Whether this pass met blocks held by other live workers.
+    /// The list's stable name.
+    pub fn name(&self) -> &str {
+        &self.list
+    }
+
+    /// The key of item `index`.
+    pub fn key(&self, index: u64) -> &str {
+        &self.keys[index as usize]
+    }
+
+    /// Whether this pass met items held by other live workers (or given up in a race).
     pub fn saw_busy(&self) -> bool {
         self.saw_busy
     }
 
-    /// Start a new pass from this walker's first segment, with a fresh snapshot.
+    /// Start a new pass from this walker's starting point, with a fresh view of the ledger.
     pub fn restart(&mut self) -> Result<()> {
-        self.step = 0;
-        self.pos = self.segments[self.first_segment].start;
+        self.pos = 0;
         self.saw_busy = false;
-        self.refresh()
-    }
-
-    fn refresh(&mut self) -> Result<()> {
+        self.judged.clear();
         self.ledger.refresh()?;
-        let prefix = format!("+{}+", key::file_name(&self.list));
-        let snapshot = self
-            .ledger
-            .shared
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let done = snapshot.done.iter().map(|n| (n, false));
-        let failed = snapshot.failed.iter().map(|n| (n, true));
-        for (name, has_failures) in done.chain(failed) {
-            if let Some(range) = name.strip_prefix(&prefix).and_then(parse_range) {
-                let entry = self
-                    .finished
-                    .entry(range.start)
-                    .or_insert((range.end, true));
-                entry.1 &= has_failures;
-            }
-        }
+        let index = self.ledger.index();
+        let retry = self.ledger.shared.retry_failed;
+        let pending = self
+            .ids
+            .iter()
+            .filter(|id| !index.is_done(**id) && (retry || !index.is_failed(**id)))
+            .count();
+        self.cap = (pending / (2 * SEGMENTS as usize)).clamp(1, MAX_BLOCK);
         Ok(())
     }
 
     /// Claim the next block, or `None` when this pass found nothing more to claim.
     pub fn next_block(&mut self) -> Result<Option<BlockClaim>> {
-        while self.step < self.segments.len() {
-            let segment =
-                self.segments[(self.first_segment + self.step) % self.segments.len()].clone();
-            while self.pos < segment.end {
-                let start = self.pos;
-                if let Some(&(end, failed)) = self.finished.get(&start)
-                    && (!failed || !self.ledger.shared.retry_failed)
-                {
-                    self.pos = end;
-                    continue;
-                }
-                let end = self.block_end(start, segment.end)?;
-                self.pos = end;
-                if let Some(block) = self.try_block(start..end)? {
-                    return Ok(Some(block));
-                }
+        loop {
+            let resume = self.pos;
+            let (positions, blockers) = self.gather();
+            if self.took_over_any(blockers)? {
+                self.pos = resume;
+                continue;
             }
-            self.step += 1;
-            if self.step < self.segments.len() {
-                let next = (self.first_segment + self.step) % self.segments.len();
-                self.pos = self.segments[next].start;
+            if positions.is_empty() {
+                return Ok(None);
+            }
+            match self.try_block(positions)? {
+                Tried::Won(block) => return Ok(Some(block)),
+                Tried::Empty => {}
+                Tried::Held(first_offset) => {
+                    // Another walker holds a block from this item: learn it, look again after.
+                    self.saw_busy = true;
+                    self.ledger
+                        .index()
+                        .refresh_blocks(&self.ledger.shared.store)?;
+                    self.pos = resume.max(first_offset + 1);
+                }
+                Tried::Again => self.pos = resume,
             }
         }
-        Ok(None)
     }
 
-    /// Publish a finished block (done, or failed if some items failed) and learn its item time.
-    pub fn complete(&mut self, mut block: BlockClaim) -> Result<()> {
-        let n = block.items.len().max(1) as f64;
-        let per_item = block.began.elapsed().as_secs_f64() / n;
-        self.item_secs = Some(match self.item_secs {
-            Some(old) => 0.5 * old + 0.5 * per_item,
-            None => per_item,
-        });
-        let failed = !block.failed.is_empty();
-        self.finished
-            .insert(block.range.start, (block.range.end, failed));
-        let failures = std::mem::take(&mut block.failed);
-        let mut claim = block.claim;
-        claim.set_block_failures(failures);
-        claim.done()
+    fn offset_of(&self, position: u64) -> usize {
+        let total = self.keys.len();
+        (position as usize + total - self.start) % total
     }
 
-    fn block_len(&self, remaining: u64) -> u64 {
+    /// Judge the claims (blocks or single items) that held items of this pass, once per pass
+    /// each, and take the stale ones over. True if any was.
+    fn took_over_any(&mut self, blockers: Vec<PathBuf>) -> Result<bool> {
+        let mut any = false;
+        for path in blockers {
+            if !self.judged.insert(path.clone()) {
+                continue;
+            }
+            let verdict = self.ledger.shared.observer.judge(&self.ledger, &path)?;
+            if let Verdict::Stale(seen) = verdict
+                && let Some(from) = self.ledger.take_over(&path, &seen)?
+            {
+                self.taken_from = Some(from);
+                any = true;
+            }
+        }
+        if any {
+            let store = &self.ledger.shared.store;
+            let mut index = self.ledger.index();
+            index.refresh_claims(store)?;
+            index.refresh_blocks(store)?;
+        }
+        Ok(any)
+    }
+
+    /// The next pending positions of this pass, at most one block long, and the claims that
+    /// held items passed over.
+    fn gather(&mut self) -> (Vec<u64>, Vec<PathBuf>) {
+        let total = self.keys.len();
+        let len = self.block_len();
+        let retry = self.ledger.shared.retry_failed;
+        let store = &self.ledger.shared.store;
+        let index = self.ledger.index();
+        let mut blockers = Vec::new();
+        let mut positions = Vec::new();
+        while self.pos < total && positions.len() < len {
+            let p = (self.start + self.pos) % total;
+            self.pos += 1;
+            let id = self.ids[p];
+            if index.is_done(id) || (!retry && index.is_failed(id)) {
+                continue;
+            }
+            if let Some(block) = index.live_block(id) {
+                blockers.push(store.blocks.join(block));
+                self.saw_busy = true;
+                continue;
+            }
+            if index.is_claimed(id) {
+                blockers.push(store.claims.join(key::file_name(&self.keys[p])));
+                self.saw_busy = true;
+                continue;
+            }
+            positions.push(p as u64);
+        }
+        blockers.dedup();
+        (positions, blockers)
+    }
+
+    fn try_block(&mut self, positions: Vec<u64>) -> Result<Tried> {
+        let first = positions[0];
+        let name = format!("{}.{}", self.list, self.ids[first as usize].hex());
+        let store = &self.ledger.shared.store;
+        let path = store.blocks.join(&name);
+        let record = self.ledger.new_record(
+            &self.block_key(&positions),
+            Some(self.block_record(&positions)),
+            self.taken_from.take(),
+        );
+        let Some(file) = store.link_exclusive(&path, &record.to_bytes())? else {
+            return match self.ledger.shared.observer.judge(&self.ledger, &path)? {
+                Verdict::Alive => Ok(Tried::Held(self.offset_of(first))),
+                Verdict::Gone => Ok(Tried::Again),
+                Verdict::Stale(seen) => {
+                    self.taken_from = self.ledger.take_over(&path, &seen)?;
+                    Ok(Tried::Again)
+                }
+            };
+        };
+        let claim = Claim::new(
+            self.ledger.clone(),
+            &record.key.clone(),
+            Place::Block(name.clone()),
+            file,
+            record,
+        );
+        let items = self.keep_uncontested(&name, positions)?;
+        self.last_len = self.last_len.max(items.len());
+        if items.is_empty() {
+            claim.finish_block(Vec::new(), Vec::new())?;
+            return Ok(Tried::Empty);
+        }
+        Ok(Tried::Won(BlockClaim {
+            claim,
+            items,
+            done: Vec::new(),
+            failed: Vec::new(),
+            began: Instant::now(),
+        }))
+    }
+
+    /// After creating block `name`: list the ledger again and keep only the items nobody else
+    /// holds or finished meanwhile.
+    fn keep_uncontested(&mut self, name: &str, positions: Vec<u64>) -> Result<Vec<u64>> {
+        let store = &self.ledger.shared.store;
+        let retry = self.ledger.shared.retry_failed;
+        let mut index = self.ledger.index();
+        // Claims first, then done: an item whose claim vanished between the two listings is
+        // found done by the second.
+        index.refresh_claims(store)?;
+        index.refresh_items(store)?;
+        index.refresh_blocks(store)?;
+        let mut kept = Vec::with_capacity(positions.len());
+        for p in positions {
+            let id = self.ids[p as usize];
+            if index.is_done(id) || (!retry && index.is_failed(id)) {
+                continue;
+            }
+            if index.held_by_other_block(id, name) || index.is_claimed(id) {
+                self.saw_busy = true;
+                continue;
+            }
+            kept.push(p);
+        }
+        Ok(kept)
+    }
+
+    fn block_key(&self, positions: &[u64]) -> String {
+        format!(
+            "{}[{} items from {}]",
+            self.list,
+            positions.len(),
+            self.keys[positions[0] as usize]
+        )
+    }
+
+    fn block_record(&self, positions: &[u64]) -> BlockRecord {
+        BlockRecord {
+            list: self.list.clone(),
+            items: positions
+                .iter()
+                .map(|&p| self.ids[p as usize].hex())
+                .collect(),
+            done: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Publish a finished block (its done and failed items) and learn the item time.
+    pub fn complete(&mut self, block: BlockClaim) -> Result<()> {
+        let finished = block.done.len() + block.failed.len();
+        if finished > 0 {
+            let per_item = block.began.elapsed().as_secs_f64() / finished as f64;
+            self.item_secs = Some(match self.item_secs {
+                Some(old) => 0.5 * old + 0.5 * per_item,
+                None => per_item,
+            });
+        }
+        self.publish(block)
+    }
+
+    /// Give a block back: the items already finished are published, the rest go back.
+    pub fn release(&mut self, block: BlockClaim) -> Result<()> {
+        self.publish(block)
+    }
+
+    fn publish(&self, block: BlockClaim) -> Result<()> {
+        let done = block.done.iter().map(|&p| self.ids[p as usize]).collect();
+        let failed = block
+            .failed
+            .iter()
+            .map(|(p, reason)| ItemFailure {
+                id: self.ids[*p as usize].hex(),
+                key: self.keys[*p as usize].clone(),
+                reason: reason.clone(),
+            })
+            .collect();
+        block.claim.finish_block(done, failed)
+    }
+
+    fn block_len(&self) -> usize {
         let by_time = match self.item_secs {
-            Some(secs) if secs > 0.0 => (TARGET_BLOCK_TIME.as_secs_f64() / secs) as u64,
+            Some(secs) if secs > 0.0 => (TARGET_BLOCK_TIME.as_secs_f64() / secs) as usize,
             Some(_) => MAX_BLOCK,
             None => FIRST_BLOCK,
         };
         by_time
             .min(self.last_len.saturating_mul(8))
-            .min(MAX_BLOCK)
-            .min(remaining.div_ceil(2))
+            .min(self.cap)
             .max(1)
     }
-
-    /// The end of the block starting at `start`: fixed by the first walker to reach it.
-    fn block_end(&mut self, start: u64, segment_end: u64) -> Result<u64> {
-        let name = key::block_name(&self.list, start);
-        if let Some(&end) = self
-            .ledger
-            .shared
-            .bounds_cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-        {
-            return Ok(end);
-        }
-        let path = self.ledger.shared.dirs.bounds.join(&name);
-        let proposed = start + self.block_len(segment_end - start);
-        // Written to a private file first and linked into place: `link` is exclusive, and the
-        // bounds file is never seen empty, even if its creator dies right then.
-        let private = self.ledger.private_path("bounds");
-        std::fs::write(&private, proposed.to_string()).ctx("write block bounds", &private)?;
-        let linked = std::fs::hard_link(&private, &path);
-        let _ = std::fs::remove_file(&private);
-        let end = match linked {
-            Ok(()) => {
-                self.last_len = proposed - start;
-                proposed
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                read_bound(&path, start, segment_end)?
-            }
-            Err(e) => return Err(e).ctx("create block bounds", path),
-        };
-        self.ledger
-            .shared
-            .bounds_cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, end);
-        Ok(end)
-    }
-
-    fn try_block(&mut self, range: Range<u64>) -> Result<Option<BlockClaim>> {
-        let name = key::block_name(&self.list, range.start);
-        let record = BlockRecord {
-            list: self.list.clone(),
-            start: range.start,
-            end: range.end,
-            failed: Vec::new(),
-        };
-        let key = format!("{}[{}..{}]", self.list, range.start, range.end);
-        match self.ledger.claim_name(&key, &name, Some(record))? {
-            Claimed::Won(claim) => {
-                let items = self.items_to_do(&name, &range);
-                Ok(Some(BlockClaim {
-                    claim,
-                    range,
-                    items,
-                    failed: Vec::new(),
-                    began: Instant::now(),
-                }))
-            }
-            Claimed::Done | Claimed::Failed => {
-                self.finished.insert(range.start, (range.end, true));
-                Ok(None)
-            }
-            Claimed::Busy => {
-                self.saw_busy = true;
-                Ok(None)
-            }
-        }
-    }
-
-    /// All items of the range, or only the failed ones when retrying a failed block.
-    fn items_to_do(&self, name: &str, range: &Range<u64>) -> Vec<u64> {
-        let failed_path = self
-            .ledger
-            .shared
-            .dirs
-            .failed
-            .join(format!("{name}+{}", range.end));
-        let previous = std::fs::read(failed_path)
-            .ok()
-            .and_then(|bytes| ClaimRecord::parse(&bytes))
-            .and_then(|r| r.block);
-        match previous {
-            Some(block) if !block.failed.is_empty() => block.failed.iter().map(|f| f.0).collect(),
-            _ => range.clone().collect(),
-        }
-    }
 }
 
-/// Parse `<start>+<end>` (the tail of a published block name).
-pub(crate) fn parse_range(tail: &str) -> Option<Range<u64>> {
-    let (start, end) = tail.split_once('+')?;
-    Some(start.parse().ok()?..end.parse().ok()?)
-}
-
-fn read_bound(path: &std::path::Path, start: u64, segment_end: u64) -> Result<u64> {
-    let text = std::fs::read_to_string(path).ctx("read block bounds", path)?;
-    match text.trim().parse::<u64>() {
-        Ok(end) if end > start && end <= segment_end => Ok(end),
-        _ => Err(Error::NotALedger {
-            path: path.to_path_buf(),
-            detail: format!(
-                "block bounds file holds {text:?}, expected an end in {}..={segment_end}; \
-                 was the list's length changed? Use a new list name or `claimsh cleanup --all`",
-                start + 1
-            ),
-        }),
-    }
+/// What trying to claim a block gave.
+#[allow(clippy::large_enum_variant)] // short-lived, never stored
+enum Tried {
+    Won(BlockClaim),
+    /// Won, but every item turned out taken or finished: released.
+    Empty,
+    /// A live block of another walker starts at the item at this offset.
+    Held(usize),
+    /// The name was freed meanwhile (finished, or taken over from a dead holder): try again.
+    Again,
 }

@@ -1,68 +1,68 @@
 //! A held claim and its transitions: done, fail, release.
 //!
-//! Every transition is fenced. The holder first renames the claim file to a private name (an
-//! atomic step only one process can win), then checks that the inode it moved is the one it
-//! created. Only then is the file renamed into `done/` or `failed/` (or deleted, for release).
-//! If a thief took the claim over meanwhile, the moved inode is the thief's: it is put back and the
+//! Every transition is fenced by the claim's token, written inside the claim file: a holder
+//! publishes only a file that still carries its own token. A per-item claim is linked into
+//! `done/` and then checked (so no racing worker ever finds the item neither claimed nor done);
+//! fail and release first rename the claim to a private name (an atomic step only one process can
+//! win) and check the token there. A block publishes its finished record beside the live claim
+//! before removing it, for the same reason. If a thief took the claim over meanwhile, the
 //! transition fails with [`Error::LostClaim`] instead of publishing.
 
 use crate::error::{Error, IoContext, Result};
 use crate::heartbeat::rewrite;
+use crate::key::ItemId;
 use crate::ledger::Ledger;
-use crate::record::ClaimRecord;
+use crate::record::{ClaimRecord, ItemFailure};
+use crate::store::Fenced;
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Where a claim lives: `claims/<name>` for one item, `blocks/<name>` for a block.
+#[derive(Debug, Clone)]
+pub(crate) enum Place {
+    Item(String),
+    Block(String),
+}
 
 /// A claim held by this worker. Dropping it without a transition releases it.
 #[derive(Debug)]
 pub struct Claim {
     ledger: Ledger,
     key: String,
-    name: String,
+    place: Place,
     file: Arc<File>,
-    inode: u64,
     record: ClaimRecord,
     heartbeat_id: u64,
     since: Instant,
     finished: bool,
 }
 
-/// Where a transition sends the claim file.
-enum Outcome {
-    Done,
-    Failed,
-    Released,
-}
-
 impl Claim {
     pub(crate) fn new(
         ledger: Ledger,
         key: &str,
-        name: &str,
+        place: Place,
         file: File,
         record: ClaimRecord,
-    ) -> Result<Claim> {
-        let path = ledger.shared.dirs.claims.join(name);
-        let inode = file.metadata().ctx("inspect claim", &path)?.ino();
+    ) -> Claim {
         let file = Arc::new(file);
         let heartbeat_id = ledger
             .shared
             .heartbeat
             .register(file.clone(), record.clone());
-        Ok(Claim {
+        Claim {
             ledger,
             key: key.to_string(),
-            name: name.to_string(),
+            place,
             file,
-            inode,
             record,
             heartbeat_id,
             since: Instant::now(),
             finished: false,
-        })
+        }
     }
 
     /// The item key.
@@ -85,131 +85,161 @@ impl Claim {
         self.since.elapsed()
     }
 
+    fn path(&self) -> PathBuf {
+        let store = &self.ledger.shared.store;
+        match &self.place {
+            Place::Item(name) => store.claims.join(name),
+            Place::Block(name) => store.blocks.join(name),
+        }
+    }
+
     /// Publish the item as done. Final: nobody will claim it again.
     pub fn done(mut self) -> Result<()> {
-        self.finish(Outcome::Done, None)
+        self.stop_heartbeat();
+        let result = self.publish_done();
+        self.ended(true);
+        result
     }
 
     /// Record the item as failed with `reason`. Skipped by others unless they retry failed items.
     pub fn fail(mut self, reason: &str) -> Result<()> {
-        self.finish(Outcome::Failed, Some(reason))
+        self.stop_heartbeat();
+        self.record.reason = Some(reason.to_string());
+        self.record.held_ms = Some(self.since.elapsed().as_millis() as u64);
+        let result = rewrite(&self.file, &self.record, false)
+            .ctx("write record", self.path())
+            .and_then(|()| self.publish_failed());
+        self.ended(false);
+        result
     }
 
     /// Give the item back unfinished; anyone may claim it again.
     pub fn release(mut self) -> Result<()> {
-        self.finish(Outcome::Released, None)
+        self.stop_heartbeat();
+        let result = self.remove_own();
+        self.ledger.changed();
+        result
     }
 
-    pub(crate) fn set_block_failures(&mut self, failed: Vec<(u64, String)>) {
-        if let Some(block) = self.record.block.as_mut() {
+    /// Finish a block: `done` and `failed` are its items' outcomes (the others go back).
+    pub(crate) fn finish_block(
+        mut self,
+        done: Vec<ItemId>,
+        failed: Vec<ItemFailure>,
+    ) -> Result<()> {
+        self.stop_heartbeat();
+        let result = self.publish_block(done, failed);
+        self.ledger.changed();
+        result
+    }
+
+    fn stop_heartbeat(&mut self) {
+        self.finished = true;
+        self.ledger.shared.heartbeat.unregister(self.heartbeat_id);
+    }
+
+    fn ended(&self, done: bool) {
+        if let Place::Item(_) = self.place {
+            self.ledger.index().note_item(ItemId::of(&self.key), done);
+        }
+        self.ledger.changed();
+    }
+
+    /// Link the claim file into `done/`, check the linked file carries our token, and only then
+    /// remove the claim.
+    fn publish_done(&self) -> Result<()> {
+        let store = &self.ledger.shared.store;
+        let Place::Item(name) = &self.place else {
+            return self.publish_block(Vec::new(), Vec::new());
+        };
+        self.link_then_unlink(&store.done.join(name), "publish done")
+    }
+
+    fn link_then_unlink(&self, target: &std::path::Path, action: &'static str) -> Result<()> {
+        let store = &self.ledger.shared.store;
+        let claim_path = self.path();
+        let linked = match std::fs::hard_link(&claim_path, target) {
+            Ok(()) => true,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(self.lost(None)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e).ctx(action, target),
+        };
+        let found = store.read(target)?.and_then(|b| ClaimRecord::parse(&b));
+        if found.as_ref().is_none_or(|r| r.token != self.record.token) {
+            if linked {
+                // We linked the thief's live claim: take that publication back.
+                store.remove(target, "withdraw record")?;
+            }
+            return Err(self.lost(found));
+        }
+        store.remove(&claim_path, "remove claim")
+    }
+
+    /// Like done: link into `failed/` first, so the item is never seen unclaimed and not
+    /// failed. A failure record left by an earlier attempt (when retrying) is replaced instead.
+    fn publish_failed(&self) -> Result<()> {
+        let store = &self.ledger.shared.store;
+        let Place::Item(name) = &self.place else {
+            unreachable!("a block's items fail one by one (finish_block)")
+        };
+        let target = store.failed.join(name);
+        if !store.exists(&target)? {
+            return self.link_then_unlink(&target, "publish failed");
+        }
+        let private = self.fence()?;
+        std::fs::rename(&private, &target).ctx("publish failed", target)
+    }
+
+    /// Write the block's finished record beside the live claim, then remove the claim.
+    fn publish_block(&self, done: Vec<ItemId>, failed: Vec<ItemFailure>) -> Result<()> {
+        let store = &self.ledger.shared.store;
+        let Place::Block(name) = &self.place else {
+            unreachable!("only blocks finish as blocks")
+        };
+        let path = store.blocks.join(name);
+        let found = store.read(&path)?.and_then(|b| ClaimRecord::parse(&b));
+        if found.as_ref().is_none_or(|r| r.token != self.record.token) {
+            return Err(self.lost(found));
+        }
+        let mut record = self.record.clone();
+        record.held_ms = Some(self.since.elapsed().as_millis() as u64);
+        if let Some(block) = record.block.as_mut() {
+            block.done = done.iter().map(|id| id.hex()).collect();
             block.failed = failed;
         }
+        let fin = store.finished.join(format!("{name}.{}.fin", record.token));
+        if store.link_exclusive(&fin, &record.to_bytes())?.is_none() {
+            return Err(Error::Invalid(format!("{} exists already", fin.display())));
+        }
+        self.remove_own()
     }
 
-    fn finish(&mut self, outcome: Outcome, reason: Option<&str>) -> Result<()> {
-        self.finished = true;
-        let shared = &self.ledger.shared;
-        shared.heartbeat.unregister(self.heartbeat_id);
-        let claim_path = shared.dirs.claims.join(&self.name);
-        let has_failures = self
-            .record
-            .block
-            .as_ref()
-            .is_some_and(|b| !b.failed.is_empty());
-        let outcome = match outcome {
-            Outcome::Done if has_failures => Outcome::Failed,
-            other => other,
-        };
-        if !matches!(outcome, Outcome::Released)
-            && (reason.is_some() || self.record.block.is_some())
+    /// Fence the claim file and delete it.
+    fn remove_own(&self) -> Result<()> {
+        let private = self.fence()?;
+        self.ledger.shared.store.remove(&private, "release claim")
+    }
+
+    /// Move the claim file to a private name, making sure it is ours.
+    fn fence(&self) -> Result<PathBuf> {
+        match self
+            .ledger
+            .shared
+            .store
+            .fence(&self.path(), &self.record.token)?
         {
-            self.record.reason = reason.map(str::to_string);
-            self.record.held_ms = Some(self.since.elapsed().as_millis() as u64);
-            rewrite(&self.file, &self.record, false).ctx("write record", &claim_path)?;
-        }
-        let published = self.record.published_name(&self.name);
-        if let Outcome::Done = outcome {
-            self.publish_done(&claim_path, &published)?;
-            if shared.retry_failed {
-                remove_if_exists(&shared.dirs.failed.join(&published))?;
-            }
-            self.ledger.remember_finished(&published, true);
-            return Ok(());
-        }
-        let private = self.ledger.private_path("finish");
-        self.fence(&claim_path, &private)?;
-        if let Outcome::Failed = outcome {
-            let target = shared.dirs.failed.join(&published);
-            std::fs::rename(&private, &target).ctx("publish failed", target)?;
-            self.ledger.remember_finished(&published, false);
-        } else {
-            std::fs::remove_file(&private).ctx("release claim", private)?;
-        }
-        Ok(())
-    }
-
-    /// Publish done without ever leaving the item unclaimed *and* not done: link the claim file
-    /// into `done/` (exclusive), check the linked inode is ours, and only then remove the claim.
-    /// (Moving the claim away first would open a window in which a racing worker could claim the
-    /// item afresh and not yet see it done.)
-    fn publish_done(&self, claim_path: &Path, published: &str) -> Result<()> {
-        let target = self.ledger.shared.dirs.done.join(published);
-        match std::fs::hard_link(claim_path, &target) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::LostClaim {
-                    key: self.key.clone(),
-                    detail: "the claim file is gone".into(),
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).ctx("publish done", target),
-        }
-        let linked = std::fs::metadata(&target).ctx("inspect done record", &target)?;
-        if linked.ino() != self.inode {
-            let lost = self.lost(claim_path, "done or held by another worker");
-            if std::fs::metadata(claim_path).is_ok_and(|m| m.ino() == linked.ino()) {
-                // We linked the thief's live claim: take that publication back.
-                let _ = std::fs::remove_file(&target);
-            }
-            return Err(lost);
-        }
-        match std::fs::remove_file(claim_path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).ctx("remove claim", claim_path)
-            }
-            _ => Ok(()),
+            Fenced::Ours(private) => Ok(private),
+            Fenced::Other(found) => Err(self.lost(found)),
+            Fenced::Gone => Err(self.lost(None)),
         }
     }
 
-    /// Move the claim file to `private` and make sure it is ours; put it back if it is not.
-    fn fence(&self, claim_path: &Path, private: &Path) -> Result<()> {
-        match std::fs::rename(claim_path, private) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::LostClaim {
-                    key: self.key.clone(),
-                    detail: "the claim file is gone".into(),
-                });
-            }
-            Err(e) => return Err(e).ctx("move claim", claim_path),
-        }
-        let moved = std::fs::metadata(private).ctx("inspect claim", private)?;
-        if moved.ino() == self.inode {
-            return Ok(());
-        }
-        let lost = self.lost(private, "now held by another worker");
-        put_back(private, claim_path);
-        Err(lost)
-    }
-
-    /// The error for a claim found replaced by `found` (a file holding another worker's record).
-    fn lost(&self, found: &Path, unreadable: &str) -> Error {
-        let detail = std::fs::read(found)
-            .ok()
-            .and_then(|bytes| ClaimRecord::parse(&bytes))
-            .map(|r| format!("now held by {}", r.holder()))
-            .unwrap_or_else(|| unreadable.to_string());
+    /// The error for a claim found replaced by `found`, or gone.
+    fn lost(&self, found: Option<ClaimRecord>) -> Error {
+        let detail = match found {
+            Some(r) => format!("now held by {}", r.holder()),
+            None => "its claim file is gone".to_string(),
+        };
         Error::LostClaim {
             key: self.key.clone(),
             detail,
@@ -220,20 +250,9 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.finish(Outcome::Released, None);
+            self.stop_heartbeat();
+            let _ = self.remove_own();
+            self.ledger.changed();
         }
-    }
-}
-
-/// Return a file moved away by mistake to `claim_path`, unless a new claim already stands there.
-pub(crate) fn put_back(private: &Path, claim_path: &Path) {
-    let _ = std::fs::hard_link(private, claim_path);
-    let _ = std::fs::remove_file(private);
-}
-
-fn remove_if_exists(path: &PathBuf) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("remove", path.clone()),
-        _ => Ok(()),
     }
 }

@@ -1,22 +1,18 @@
-//! The ledger: a state directory, the identity of this process, and the claim operation.
+//! The ledger: the front door. A state directory, the identity of this process, and what it
+//! knows of every item; claiming one item at a time lives here too (blocks in [`crate::block`]).
 
-use crate::claim::Claim;
+use crate::claim::{Claim, Place};
 use crate::error::{Error, IoContext, Result};
 use crate::heartbeat::Heartbeat;
 use crate::identity::{self, ProcessIdentity};
-use crate::key;
-use crate::record::ClaimRecord;
-use crate::stale::Observer;
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-/// The format marker written to `<state>/FORMAT`.
-pub const FORMAT: &str = "claim-ledger 1\n";
+use crate::index::Index;
+use crate::key::{self, ItemId};
+use crate::record::{BlockRecord, ClaimRecord};
+use crate::stale::{Observer, Verdict};
+use crate::store::Store;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// How a ledger is opened.
 #[derive(Debug, Clone)]
@@ -65,66 +61,20 @@ impl Claimed {
     }
 }
 
-/// The subdirectories of a state directory.
-#[derive(Debug)]
-pub(crate) struct Dirs {
-    pub root: PathBuf,
-    pub claims: PathBuf,
-    pub done: PathBuf,
-    pub failed: PathBuf,
-    pub bounds: PathBuf,
-    pub lists: PathBuf,
-    pub tmp: PathBuf,
-}
-
-impl Dirs {
-    fn new(root: &Path) -> Self {
-        Dirs {
-            root: root.to_path_buf(),
-            claims: root.join("claims"),
-            done: root.join("done"),
-            failed: root.join("failed"),
-            bounds: root.join("bounds"),
-            lists: root.join("lists"),
-            tmp: root.join("tmp"),
-        }
-    }
-
-    fn all(&self) -> [&Path; 6] {
-        [
-            &self.claims,
-            &self.done,
-            &self.failed,
-            &self.bounds,
-            &self.lists,
-            &self.tmp,
-        ]
-    }
-}
-
-/// One directory read of the finished items: names in `done/` and `failed/`.
-#[derive(Default)]
-pub(crate) struct Snapshot {
-    pub done: HashSet<String>,
-    pub failed: HashSet<String>,
-}
-
 pub(crate) struct Shared {
-    pub dirs: Dirs,
+    pub store: Store,
     pub me: ProcessIdentity,
     pub lease: Duration,
     pub retry_failed: bool,
     pub heartbeat: Heartbeat,
     pub observer: Observer,
-    pub snapshot: RwLock<Snapshot>,
-    /// Ends of block starts this process has learned (`bounds/` is immutable, so they never change).
-    pub bounds_cache: RwLock<HashMap<String, u64>>,
-    seq: AtomicU64,
-    token: String,
+    pub index: Mutex<Index>,
+    /// Bumped (and waiters woken) whenever a claim of this process ends.
+    changes: (Mutex<u64>, Condvar),
 }
 
-/// A claim ledger on a state directory. Cheap to clone; clones share the heartbeat thread, the
-/// finished-items snapshot and the staleness observations. Each clone carries a worker id.
+/// A claim ledger on a state directory. Cheap to clone; clones share the heartbeat thread, what
+/// is known of the items and the staleness observations. Each clone carries a worker id.
 #[derive(Clone)]
 pub struct Ledger {
     pub(crate) shared: Arc<Shared>,
@@ -134,36 +84,33 @@ pub struct Ledger {
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-            .field("root", &self.shared.dirs.root)
+            .field("root", &self.shared.store.root)
             .field("worker", &self.worker)
             .finish()
     }
 }
 
 impl Ledger {
-    /// Open (creating if needed) the ledger in `root`.
+    /// Open (creating if needed) the ledger in `root`. A state directory of another format is
+    /// refused with a message that says what to do.
     pub fn open(root: impl AsRef<Path>, options: LedgerOptions) -> Result<Ledger> {
         if options.lease < Duration::from_millis(100) {
             return Err(Error::Invalid(format!(
-                "lease {:?} is too short: use at least one second",
+                "lease {:?} is too short: use at least 100 ms (seconds in practice)",
                 options.lease
             )));
         }
-        let dirs = Dirs::new(root.as_ref());
-        prepare(&dirs)?;
         let me = ProcessIdentity::current(&options.host);
-        let token = identity::new_token(&me);
+        let store = Store::open(root.as_ref(), identity::new_token(&me))?;
         let shared = Shared {
+            store,
             heartbeat: Heartbeat::new(options.lease / 4),
             observer: Observer::default(),
-            snapshot: RwLock::default(),
-            bounds_cache: RwLock::default(),
-            seq: AtomicU64::new(0),
+            index: Mutex::default(),
+            changes: Default::default(),
             lease: options.lease,
             retry_failed: options.retry_failed,
-            dirs,
             me,
-            token,
         };
         let ledger = Ledger {
             shared: Arc::new(shared),
@@ -171,6 +118,20 @@ impl Ledger {
         };
         ledger.refresh()?;
         Ok(ledger)
+    }
+
+    /// Remove the state directory `root` entirely, whatever its format (`claimsh cleanup
+    /// --all`). Refuses a directory that holds no ledger marker, so a mistyped path is safe.
+    pub fn remove_all(root: impl AsRef<Path>) -> Result<()> {
+        let root = root.as_ref();
+        let marker = std::fs::read_to_string(root.join("FORMAT")).unwrap_or_default();
+        if !marker.starts_with("claim-ledger") {
+            return Err(Error::NotALedger {
+                path: root.to_path_buf(),
+                detail: "no FORMAT file saying claim-ledger: not removed".into(),
+            });
+        }
+        std::fs::remove_dir_all(root).ctx("remove state directory", root)
     }
 
     /// The same ledger, for worker `worker` of this process.
@@ -183,7 +144,7 @@ impl Ledger {
 
     /// The state directory.
     pub fn root(&self) -> &Path {
-        &self.shared.dirs.root
+        &self.shared.store.root
     }
 
     /// The lease.
@@ -201,28 +162,46 @@ impl Ledger {
         self.worker
     }
 
-    /// Re-read the done and failed sets (one directory read each).
-    pub fn refresh(&self) -> Result<()> {
-        let dirs = &self.shared.dirs;
-        let fresh = Snapshot {
-            done: list_names(&dirs.done)?,
-            failed: list_names(&dirs.failed)?,
-        };
-        *self
-            .shared
-            .snapshot
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = fresh;
-        Ok(())
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
+        self.shared.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Try to claim `key`. Exactly one worker anywhere wins a given key until it is released.
+    /// Re-read what is done, failed and held (a directory listing each; records only for names
+    /// not seen before).
+    pub fn refresh(&self) -> Result<()> {
+        self.index().refresh(&self.shared.store)
+    }
+
+    /// Try to claim `key`. Exactly one worker anywhere holds a given key at a time, whether it
+    /// claims it alone or inside a block of a list; an item done either way is [`Claimed::Done`].
     pub fn claim(&self, key: &str) -> Result<Claimed> {
-        let name = key::file_name(key);
-        if let Some(finished) = self.known_finished(&name) {
+        let id = ItemId::of(key);
+        if let Some(finished) = self.known_finished(id) {
             return Ok(finished);
         }
-        self.claim_name(key, &name, None)
+        let name = key::file_name(key);
+        for _attempt in 0..4 {
+            let record = self.new_record(key, None, None);
+            let path = self.shared.store.claims.join(&name);
+            if let Some(file) = self.shared.store.create_exclusive(&path, &record)? {
+                return self.after_win(id, Place::Item(name), file, record);
+            }
+            match self.shared.observer.judge(self, &path)? {
+                Verdict::Alive => return Ok(Claimed::Busy),
+                Verdict::Gone => continue,
+                Verdict::Stale(seen) => {
+                    let Some(from) = self.take_over(&path, &seen)? else {
+                        return Ok(Claimed::Busy);
+                    };
+                    let record = self.new_record(key, None, Some(from));
+                    return match self.shared.store.create_exclusive(&path, &record)? {
+                        Some(file) => self.after_win(id, Place::Item(name), file, record),
+                        None => Ok(Claimed::Busy),
+                    };
+                }
+            }
+        }
+        Ok(Claimed::Busy)
     }
 
     /// Like [`claim`](Self::claim), but an existing `output` file means the item is done
@@ -241,70 +220,121 @@ impl Ledger {
         }
     }
 
-    /// The state of `key` from the snapshot, if finished.
-    pub(crate) fn known_finished(&self, name: &str) -> Option<Claimed> {
-        let snapshot = self
-            .shared
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        if snapshot.done.contains(name) {
+    /// What this process already knows finished about `id`.
+    fn known_finished(&self, id: ItemId) -> Option<Claimed> {
+        let index = self.index();
+        if index.is_done(id) {
             Some(Claimed::Done)
-        } else if !self.shared.retry_failed && snapshot.failed.contains(name) {
+        } else if !self.shared.retry_failed && index.is_failed(id) {
             Some(Claimed::Failed)
         } else {
             None
         }
     }
 
-    /// Whether any claim file exists (held, or left by a dead worker): one directory read, for
-    /// callers that poll until others are finished, where a full [`status`](Self::status) would
-    /// read every done record each time.
-    pub fn any_claims(&self) -> Result<bool> {
-        let dir = &self.shared.dirs.claims;
-        let mut entries = std::fs::read_dir(dir).ctx("read state directory", dir)?;
-        Ok(entries.next().is_some())
-    }
-
-    /// Whether `key` is done right now (asks the filesystem, not the snapshot).
-    pub fn is_done(&self, key: &str) -> bool {
-        self.shared.dirs.done.join(key::file_name(key)).exists()
-    }
-
-    /// Claim the file `name` for `key`; `block` carries a block's range.
-    pub(crate) fn claim_name(
+    /// After creating a per-item claim: make sure the item was not finished meanwhile, alone or
+    /// in a block, and that no live block holds it. (A block's holder checks `claims/` after
+    /// creating its block, so of two racing claimers at least one sees the other.)
+    fn after_win(
         &self,
-        key: &str,
-        name: &str,
-        block: Option<crate::record::BlockRecord>,
+        id: ItemId,
+        place: Place,
+        file: std::fs::File,
+        record: ClaimRecord,
     ) -> Result<Claimed> {
-        for _attempt in 0..4 {
-            let record = self.new_record(key, block.clone(), None);
-            match self.create_claim(name, &record)? {
-                Some(file) => return self.after_win(key, name, file, record),
-                None => match self.shared.observer.judge(self, name)? {
-                    crate::stale::Verdict::Alive => return Ok(Claimed::Busy),
-                    crate::stale::Verdict::Gone => continue,
-                    crate::stale::Verdict::Stale(seen) => {
-                        let Some(from) = self.take_over(name, &seen)? else {
-                            return Ok(Claimed::Busy);
-                        };
-                        let record = self.new_record(key, block.clone(), Some(from));
-                        return match self.create_claim(name, &record)? {
-                            Some(file) => self.after_win(key, name, file, record),
-                            None => Ok(Claimed::Busy),
-                        };
-                    }
-                },
+        let store = &self.shared.store;
+        let Place::Item(name) = &place else {
+            unreachable!("blocks are checked by their walker")
+        };
+        let answer = if store.exists(&store.done.join(name))? {
+            Some(Claimed::Done)
+        } else if !self.shared.retry_failed && store.exists(&store.failed.join(name))? {
+            Some(Claimed::Failed)
+        } else {
+            self.block_answer(id)?
+        };
+        if let Some(answer) = answer {
+            // Nobody else can hold a claim created microseconds ago: remove it directly.
+            store.remove(&store.claims.join(name), "remove claim")?;
+            if let Claimed::Done | Claimed::Failed = answer {
+                self.index().note_item(id, matches!(answer, Claimed::Done));
             }
+            return Ok(answer);
         }
-        Ok(Claimed::Busy)
+        let claim = Claim::new(self.clone(), &record.key.clone(), place, file, record);
+        Ok(Claimed::Won(claim))
+    }
+
+    /// The answer blocks give for `id`: done or failed in a finished block, busy in a live one.
+    fn block_answer(&self, id: ItemId) -> Result<Option<Claimed>> {
+        let store = &self.shared.store;
+        let mut index = self.index();
+        index.refresh_blocks(store)?;
+        Ok(if index.is_done(id) {
+            Some(Claimed::Done)
+        } else if index.live_block(id).is_some() {
+            Some(Claimed::Busy)
+        } else if !self.shared.retry_failed && index.is_failed(id) {
+            Some(Claimed::Failed)
+        } else {
+            None
+        })
+    }
+
+    /// Whether every key is done, alone or in blocks (re-reads the ledger).
+    pub fn all_done<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<bool> {
+        self.refresh()?;
+        let index = self.index();
+        Ok(keys.into_iter().all(|k| index.is_done(ItemId::of(k))))
+    }
+
+    /// Whether `key` is done right now (re-reads the ledger; false if it cannot be read).
+    pub fn is_done(&self, key: &str) -> bool {
+        self.all_done([key]).unwrap_or(false)
+    }
+
+    /// Whether any claim is live (held, or left by a dead worker), alone or as a block: one
+    /// listing each of `claims/` and `blocks/`.
+    pub fn any_claims(&self) -> Result<bool> {
+        let store = &self.shared.store;
+        if !store.names(&store.claims)?.is_empty() {
+            return Ok(true);
+        }
+        let mut index = self.index();
+        index.refresh_blocks(store)?;
+        Ok(index.live_blocks().next().is_some())
+    }
+
+    /// Wait until a claim of this process ends or `timeout` passes. Workers of one process
+    /// learn of each other's finished items this way, without polling the filesystem.
+    pub fn wait_for_change(&self, timeout: Duration) {
+        let (lock, signal) = &self.shared.changes;
+        let deadline = Instant::now() + timeout;
+        let mut seen = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let start = *seen;
+        while *seen == start {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            seen = signal
+                .wait_timeout(seen, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Wake [`wait_for_change`](Self::wait_for_change) waiters: a claim of this process ended.
+    pub(crate) fn changed(&self) {
+        let (lock, signal) = &self.shared.changes;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        signal.notify_all();
     }
 
     pub(crate) fn new_record(
         &self,
         key: &str,
-        block: Option<crate::record::BlockRecord>,
+        block: Option<BlockRecord>,
         taken_from: Option<String>,
     ) -> ClaimRecord {
         let me = &self.shared.me;
@@ -326,114 +356,4 @@ impl Ledger {
             block,
         }
     }
-
-    /// `O_CREAT|O_EXCL` the claim file and write the record; `None` if it exists.
-    fn create_claim(&self, name: &str, record: &ClaimRecord) -> Result<Option<File>> {
-        let path = self.shared.dirs.claims.join(name);
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(None),
-            Err(e) => return Err(e).ctx("create claim", path),
-        };
-        if let Err(e) = file.write_all(&record.to_bytes()) {
-            // Do not leave an empty claim behind (a full disk, say): nothing was won.
-            let _ = std::fs::remove_file(&path);
-            return Err(e).ctx("write claim", path);
-        }
-        Ok(Some(file))
-    }
-
-    /// After creating the claim file: make sure the item was not finished meanwhile.
-    fn after_win(&self, key: &str, name: &str, file: File, record: ClaimRecord) -> Result<Claimed> {
-        let dirs = &self.shared.dirs;
-        let published = record.published_name(name);
-        let finished = if dirs.done.join(&published).exists() {
-            Some(Claimed::Done)
-        } else if !self.shared.retry_failed && dirs.failed.join(&published).exists() {
-            Some(Claimed::Failed)
-        } else {
-            None
-        };
-        if let Some(finished) = finished {
-            let path = dirs.claims.join(name);
-            // Cleanup may already have removed this claim on a finished item: that is fine.
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != ErrorKind::NotFound => {
-                    return Err(e).ctx("remove claim", path);
-                }
-                _ => {}
-            }
-            self.remember_finished(&published, matches!(finished, Claimed::Done));
-            return Ok(finished);
-        }
-        Ok(Claimed::Won(Claim::new(
-            self.clone(),
-            key,
-            name,
-            file,
-            record,
-        )?))
-    }
-
-    pub(crate) fn remember_finished(&self, name: &str, done: bool) {
-        let mut snapshot = self
-            .shared
-            .snapshot
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if done {
-            snapshot.done.insert(name.to_string());
-            snapshot.failed.remove(name);
-        } else {
-            snapshot.failed.insert(name.to_string());
-        }
-    }
-
-    /// A fresh private path in `tmp/` (never a claim name, so scans ignore it).
-    pub(crate) fn private_path(&self, what: &str) -> PathBuf {
-        let n = self.shared.seq.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .dirs
-            .tmp
-            .join(format!("{what}-{}-{n}", self.shared.token))
-    }
-}
-
-fn prepare(dirs: &Dirs) -> Result<()> {
-    let marker = dirs.root.join("FORMAT");
-    match std::fs::read_to_string(&marker) {
-        Ok(text) if text == FORMAT => {}
-        Ok(text) => {
-            return Err(Error::NotALedger {
-                path: dirs.root.clone(),
-                detail: format!(
-                    "FORMAT says {:?}, expected {:?}",
-                    text.trim(),
-                    FORMAT.trim()
-                ),
-            });
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            std::fs::create_dir_all(&dirs.root).ctx("create state directory", &dirs.root)?;
-            crate::atomic_write(&marker, FORMAT.as_bytes())?;
-        }
-        Err(e) => return Err(e).ctx("read", marker),
-    }
-    for dir in dirs.all() {
-        std::fs::create_dir_all(dir).ctx("create state directory", dir)?;
-    }
-    Ok(())
-}
-
-/// The names in `dir` (one directory read).
-pub(crate) fn list_names(dir: &Path) -> Result<HashSet<String>> {
-    let entries = std::fs::read_dir(dir).ctx("read state directory", dir)?;
-    let mut names = HashSet::new();
-    for entry in entries {
-        let entry = entry.ctx("read state directory", dir)?;
-        if let Ok(name) = entry.file_name().into_string() {
-            names.insert(name);
-        }
-    }
-    Ok(names)
 }

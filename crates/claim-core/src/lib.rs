@@ -17,48 +17,68 @@
 //! assert!(matches!(ledger.claim("images/a.tif").unwrap(), Claimed::Done));
 //! ```
 //!
-//! ## On-disk format (`FORMAT` = `claim-ledger 1`)
+//! ## What an item is
+//!
+//! An item is its key, whatever claimed it: [`Ledger::claim`] one at a time, or
+//! [`Ledger::walk`] over a list in blocks. An item is done iff a done record covers its key — a
+//! per-item record or a finished block of *any* list — so a list that grows by one file, is
+//! reordered, or is walked after some of its items were done one by one, redoes nothing. Every
+//! persisted name is a stable function of keys ([`key::file_name`], [`key::ItemId`] = the first
+//! 128 bits of SHA-256, [`key::list_name`]); a golden test pins them.
+//!
+//! ## On-disk format (`FORMAT` = `claim-ledger 2`)
 //!
 //! ```text
 //! <state>/FORMAT            format marker
-//!         claims/<name>     running claims, one JSON ClaimRecord each
-//!         done/<name>       finished items (the claim record that finished them)
-//!         failed/<name>     failed items (record with "reason")
-//!         bounds/+<list>+<start>   immutable end of the block starting at <start>
-//!         lists/<list>.json        {"name", "total"} of each registered item list
+//!         claims/<name>     live per-item claims, one JSON ClaimRecord each
+//!         done/<name>       items done one by one (the claim record that finished them)
+//!         failed/<name>     items failed one by one (record with "reason")
+//!         blocks/<list>.<first item id>                 live block claims: record + item ids
+//!         finished/<list>.<first item id>.<token>.fin   finished blocks: done ids, failures
+//!         lists/<list>.json, lists/<list>.ids         each walked list: total, item ids
 //!         tmp/              private names used during transitions, and clock probes
 //! ```
 //!
 //! `<name>` is [`key::file_name`] of the item key: readable, injective, bounded, confined to its
-//! directory. A block of list `L` covering items `s..e` is claimed as `+L+s` and published as
-//! `+L+s+e` (so one directory read tells the ranges that are finished).
+//! directory. A ledger of format 1 (which recorded lists by position) is refused with a message
+//! saying what to do; it is never misread.
 //!
 //! ## Transitions
 //!
 //! ```text
-//!            claim: open(claims/N, O_CREAT|O_EXCL), write record, then check done/N (and failed/N)
-//!   (none) ─────────────────────────────────────────────────────▶ claims/N
-//!   claims/N ── done ──▶ link to done/N ──(inode is ours)──▶ unlink claims/N   final
-//!   claims/N ── fail ──▶ tmp/finish-* ──(inode is ours)──▶ failed/N    retried only on request
-//!   claims/N ── release / drop ──▶ tmp/finish-* ──(inode is ours)──▶ deleted
-//!   claims/N ── takeover (stale) ──▶ tmp/steal-* ──(same inode+content)──▶ deleted, then claim
+//!            claim: open(claims/N, O_CREAT|O_EXCL), write record, then check done/N, failed/N
+//!   (none) ──────  and blocks/ (if any list was ever walked) ──────────▶ claims/N
+//!   claims/N ── done ──▶ link to done/N ──(token is ours)──▶ unlink claims/N   final
+//!   claims/N ── fail ──▶ tmp/fence-* ──(token is ours)──▶ failed/N    retried only on request
+//!   claims/N ── release / drop ──▶ tmp/fence-* ──(token is ours)──▶ deleted
+//!   claims/N ── takeover (stale) ──▶ tmp/steal-* ──(same content)──▶ deleted, then claim
+//!   blocks/B ── finish ──▶ link finished/B.<token>.fin (done + failed ids) ──▶ fence, delete B
 //! ```
 //!
-//! `done` links the claim into `done/` before removing it, so no racing worker ever finds the
-//! item neither claimed nor done. The other arrows out of `claims/N` are a `rename` to a private
-//! name, which exactly one process can win; the winner then checks it moved the file it meant to
-//! (fencing). A holder whose claim was
-//! taken over gets [`Error::LostClaim`] from `done` and publishes nothing. Heartbeats rewrite the
-//! record in place every quarter lease through the holder's open file descriptor. Staleness rules
-//! are in [`stale`] — none compares two machines' clocks.
+//! `done` links the claim into `done/` before removing it (and a block writes its finished record
+//! before removing its claim), so no racing worker ever finds an item neither claimed nor done.
+//! The other arrows out of a claim are a `rename` to a private name, which exactly one process can
+//! win; the winner then checks the token inside the file it moved (fencing). A holder whose claim
+//! was taken over gets [`Error::LostClaim`] and publishes nothing. Heartbeats rewrite the record
+//! in place every quarter lease through the holder's open file descriptor. Staleness rules are in
+//! [`stale`] — none compares two machines' clocks.
 //!
+//! ## Metadata cost
+//!
+//! Every open, stat, link, rename and unlink is a round trip to a network file server. A won
+//! per-item claim and its `done` cost 7: create, stat `done/`, stat `failed/`, list `blocks/`
+//! (one failed open while no list was ever walked; then `blocks/` and `finished/` are listed),
+//! link, read back, unlink. A block of `n` items costs about twenty for all `n` (create, five
+//! listings, publish, fence, delete). Directory listings are not atomic, so whenever two
+//! folders are listed to learn one thing, the one a file leaves is listed before the one it
+//! reaches (`claims/` before `done/`, `blocks/` before `finished/`).
+
 //! ## Filesystems
 //!
-//! `O_EXCL` is atomic on local filesystems and NFSv3 or later. On older NFS use the link variant:
-//! write a uniquely named file, `link()` it to the claim name, and count the claim as won if `link`
-//! succeeded *or* the unique file's `nlink` is 2 (a retransmitted LINK may report `EEXIST` even
-//! though it succeeded). This crate uses that variant for `bounds/`, where content must never be
-//! seen empty.
+//! `O_EXCL` is atomic on local filesystems and NFSv3 or later. Blocks and list files use the link
+//! variant (write a private file, `link()` it to its name), so their content is never seen empty.
+//! Fencing compares tokens written inside files, never inode numbers, so filesystems that do not
+//! keep inode numbers stable (sshfs without `use_ino`, object-store mounts) are fine.
 //!
 //! ## Crashes
 //! A claim is always either done, failed (with its reason), or recoverable: a dead holder's claim
@@ -75,18 +95,21 @@ mod claim;
 mod error;
 mod heartbeat;
 pub mod identity;
+mod index;
 pub mod key;
 mod ledger;
 mod record;
 pub mod stale;
 mod status;
+mod store;
 
 pub use block::{BlockClaim, ListInfo, ListWalker, SEGMENTS, TARGET_BLOCK_TIME};
 pub use claim::Claim;
 pub use error::{Error, Result};
-pub use ledger::{Claimed, FORMAT, Ledger, LedgerOptions};
-pub use record::{BlockRecord, ClaimRecord};
+pub use ledger::{Claimed, Ledger, LedgerOptions};
+pub use record::{BlockRecord, ClaimRecord, ItemFailure};
 pub use status::{ClaimInfo, CleanupScope, Counts, FailureInfo, Status};
+pub use store::FORMAT;
 
 use error::IoContext;
 use std::path::Path;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// that finished, with `reason` (failed) and, for blocks, the per-item failures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClaimRecord {
-    /// The item key (for a block: `list[start..end]`).
+    /// The item key (for a block: `<list>[<n> items from <first key>]`).
     pub key: String,
     /// Unique token of this claim.
     pub token: String,
@@ -43,23 +43,37 @@ pub struct ClaimRecord {
     /// Milliseconds the claim was held (done and failed records only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_ms: Option<u64>,
-    /// Block claims only: the item range and per-item failures.
+    /// Block claims only: the items covered and, once finished, their outcomes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<BlockRecord>,
 }
 
-/// The part of a record that belongs to a block claim.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The part of a record that belongs to a block claim: the items it covers, named by
+/// [`ItemId`](crate::key::ItemId) (32 hex digits), so any list holding one of them, and any
+/// per-item claim, can tell it is taken or finished.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct BlockRecord {
-    /// List name.
+    /// Name of the list the block was formed from (for messages and status).
     pub list: String,
-    /// First item index.
-    pub start: u64,
-    /// One past the last item index.
-    pub end: u64,
-    /// Items that failed: index and reason.
-    #[serde(default)]
-    pub failed: Vec<(u64, String)>,
+    /// The items reserved by this block.
+    pub items: Vec<String>,
+    /// Finished records only: the items processed and done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
+    /// Finished records only: the items that failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<ItemFailure>,
+}
+
+/// One failed item of a block.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ItemFailure {
+    /// The item's id (32 hex digits).
+    pub id: String,
+    /// The item's key.
+    pub key: String,
+    /// Why it failed.
+    pub reason: String,
 }
 
 impl ClaimRecord {
@@ -73,15 +87,6 @@ impl ClaimRecord {
     /// Parse a record; `None` for empty, truncated or foreign content.
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         serde_json::from_slice(bytes).ok()
-    }
-
-    /// The name this claim is published under in `done/` or `failed/`, given its claim file
-    /// name: blocks carry their end, so one directory read tells the finished ranges.
-    pub fn published_name(&self, claim_name: &str) -> String {
-        match &self.block {
-            Some(block) => format!("{claim_name}+{}", block.end),
-            None => claim_name.to_string(),
-        }
     }
 
     /// `host:pid` of the holder, for messages.

@@ -12,21 +12,20 @@
 //! No rule compares another machine's clock with ours, so a worker whose wall clock is hours off
 //! neither steals live claims nor has its own stolen.
 
-use crate::claim::put_back;
 use crate::error::{IoContext, Result};
 use crate::ledger::Ledger;
 use crate::record::ClaimRecord;
+use crate::store::put_back;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 /// A claim file as seen at one moment.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    pub inode: u64,
     pub digest: u64,
     pub record: Option<ClaimRecord>,
     pub why: String,
@@ -44,7 +43,6 @@ pub(crate) enum Verdict {
 }
 
 struct Watch {
-    inode: u64,
     digest: u64,
     since: Instant,
 }
@@ -52,15 +50,13 @@ struct Watch {
 /// Remembers, per claim file, since when (on our monotonic clock) we have seen it unchanged.
 #[derive(Default)]
 pub(crate) struct Observer {
-    watched: Mutex<HashMap<String, Watch>>,
-    probe: Mutex<Option<(Instant, SystemTime)>>,
+    watched: Mutex<HashMap<PathBuf, Watch>>,
 }
 
 impl Observer {
-    /// Judge the claim file `claims/<name>`.
-    pub(crate) fn judge(&self, ledger: &Ledger, name: &str) -> Result<Verdict> {
-        let path = ledger.shared.dirs.claims.join(name);
-        let Some((seen, mtime)) = read_claim(&path)? else {
+    /// Judge the claim file at `path`.
+    pub(crate) fn judge(&self, ledger: &Ledger, path: &Path) -> Result<Verdict> {
+        let Some((seen, mtime)) = read_claim(path)? else {
             return Ok(Verdict::Gone);
         };
         let lease = seen
@@ -68,7 +64,7 @@ impl Observer {
             .as_ref()
             .map(|r| Duration::from_millis(r.lease_ms))
             .unwrap_or(ledger.lease());
-        if let Some(why) = self.stale_reason(ledger, name, &seen, mtime, lease)? {
+        if let Some(why) = self.stale_reason(ledger, path, &seen, mtime, lease)? {
             return Ok(Verdict::Stale(Seen { why, ..seen }));
         }
         Ok(Verdict::Alive)
@@ -77,7 +73,7 @@ impl Observer {
     fn stale_reason(
         &self,
         ledger: &Ledger,
-        name: &str,
+        path: &Path,
         seen: &Seen,
         mtime: SystemTime,
         lease: Duration,
@@ -91,7 +87,7 @@ impl Observer {
             }
             // Only trust mtime once the holder's record is readable: before its first write
             // reaches the server, an NFS exclusive create may leave a verifier in the mtime.
-            let server_now = self.server_now(ledger)?;
+            let server_now = ledger.shared.store.server_now()?;
             if let Ok(age) = server_now.duration_since(mtime)
                 && age > lease
             {
@@ -102,7 +98,7 @@ impl Observer {
                 )));
             }
         }
-        let unchanged = self.unchanged_for(name, seen);
+        let unchanged = self.unchanged_for(path, seen);
         if unchanged >= lease {
             let holder = seen.record.as_ref().map(ClaimRecord::holder);
             return Ok(Some(format!(
@@ -115,51 +111,27 @@ impl Observer {
         Ok(None)
     }
 
-    /// How long this process has seen `name` with this inode and content.
-    fn unchanged_for(&self, name: &str, seen: &Seen) -> Duration {
+    /// How long this process has seen `path` with this content.
+    fn unchanged_for(&self, path: &Path, seen: &Seen) -> Duration {
         let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let watch = watched.entry(name.to_string()).or_insert(Watch {
-            inode: seen.inode,
+        let watch = watched.entry(path.to_path_buf()).or_insert(Watch {
             digest: seen.digest,
             since: now,
         });
-        if watch.inode != seen.inode || watch.digest != seen.digest {
+        if watch.digest != seen.digest {
             *watch = Watch {
-                inode: seen.inode,
                 digest: seen.digest,
                 since: now,
             };
         }
         now - watch.since
     }
-
-    /// The file server's "now": the mtime of a probe file we just wrote (refreshed every second),
-    /// plus the time since on our monotonic clock.
-    fn server_now(&self, ledger: &Ledger) -> Result<SystemTime> {
-        let mut probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, mtime)) = *probe
-            && at.elapsed() < Duration::from_secs(1)
-        {
-            return Ok(mtime + at.elapsed());
-        }
-        let path = ledger.shared.dirs.tmp.join(format!(
-            "probe-{}-{}",
-            ledger.identity().host,
-            ledger.identity().pid
-        ));
-        let mut file = std::fs::File::create(&path).ctx("write probe", &path)?;
-        file.write_all(b"probe").ctx("write probe", &path)?;
-        file.sync_data().ctx("write probe", &path)?;
-        let mtime = file.metadata().ctx("inspect probe", &path)?.modified();
-        let mtime = mtime.ctx("inspect probe", &path)?;
-        *probe = Some((Instant::now(), mtime));
-        Ok(mtime)
-    }
 }
 
-/// Read a claim file: its inode, content digest, record (if parseable) and mtime.
-pub(crate) fn read_claim(path: &std::path::Path) -> Result<Option<(Seen, SystemTime)>> {
+/// Read a claim file: its content digest, record (if parseable) and mtime; `None` if it vanished
+/// (finished or released since it was listed: news, not an error).
+pub(crate) fn read_claim(path: &Path) -> Result<Option<(Seen, SystemTime)>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -170,7 +142,6 @@ pub(crate) fn read_claim(path: &std::path::Path) -> Result<Option<(Seen, SystemT
     let meta = file.metadata().ctx("inspect claim", path)?;
     let mtime = meta.modified().ctx("inspect claim", path)?;
     let seen = Seen {
-        inode: meta.ino(),
         digest: digest(&bytes),
         record: ClaimRecord::parse(&bytes),
         why: String::new(),
@@ -185,26 +156,25 @@ fn digest(bytes: &[u8]) -> u64 {
 }
 
 impl Ledger {
-    /// Take over the stale claim `claims/<name>` seen as `seen`. Among many thieves exactly one
-    /// wins the rename; the winner re-checks that it moved the very file it judged (same inode and
-    /// content, so a holder that renewed meanwhile keeps its claim). Returns who it was taken from.
-    pub(crate) fn take_over(&self, name: &str, seen: &Seen) -> Result<Option<String>> {
-        let claim_path = self.shared.dirs.claims.join(name);
-        let private = self.private_path("steal");
+    /// Take over the stale claim at `claim_path` seen as `seen`. Among many thieves exactly one
+    /// wins the rename; the winner re-checks that it moved the very file it judged (same content,
+    /// token and heartbeat included, so a holder that renewed meanwhile keeps its claim). Returns
+    /// who it was taken from.
+    pub(crate) fn take_over(&self, claim_path: &Path, seen: &Seen) -> Result<Option<String>> {
+        let claim_path = claim_path.to_path_buf();
+        let private = self.shared.store.private_path("steal");
         match std::fs::rename(&claim_path, &private) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).ctx("take over claim", claim_path),
         }
         let moved = read_claim(&private)?.map(|(s, _)| s);
-        let same = moved
-            .as_ref()
-            .is_some_and(|m| m.inode == seen.inode && m.digest == seen.digest);
+        let same = moved.as_ref().is_some_and(|m| m.digest == seen.digest);
         if !same {
             put_back(&private, &claim_path);
             return Ok(None);
         }
-        std::fs::remove_file(&private).ctx("remove stale claim", &private)?;
+        self.shared.store.remove(&private, "remove stale claim")?;
         let from = seen
             .record
             .as_ref()

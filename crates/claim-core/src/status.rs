@@ -1,16 +1,18 @@
 //! What the ledger holds right now (`status`) and removing what is no longer wanted (`cleanup`).
 
-use crate::block::{ListInfo, parse_range};
-use crate::error::{IoContext, Result};
-use crate::key;
-use crate::ledger::{Ledger, list_names};
+use crate::block::ListInfo;
+use crate::error::Result;
+use crate::key::{self, ItemId};
+use crate::ledger::Ledger;
 use crate::record::ClaimRecord;
 use crate::stale::{Observer, Verdict, read_claim};
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// Counts are of *items* (a block claim counts every item of its range).
+/// Counts are of distinct *items*, whatever claimed them (alone or in blocks of any list):
+/// `done + failed + pending = total`, and `running + stale` are among the pending.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     /// Items done.
@@ -21,9 +23,10 @@ pub struct Status {
     pub stale: u64,
     /// Items whose last attempt failed.
     pub failed: u64,
-    /// Items in all registered lists, when any list is registered.
+    /// Distinct items known to the ledger: every item of every registered list, and every key
+    /// claimed alone. `None` only for an empty ledger.
     pub total: Option<u64>,
-    /// `total - done - failed`, when the total is known.
+    /// `total - done - failed`.
     pub pending: Option<u64>,
     /// Items done per second over the last ten minutes (file server clock).
     pub items_per_second: Option<f64>,
@@ -46,14 +49,14 @@ pub struct Counts {
     pub failed: u64,
     /// Items under a claim, live or stale.
     pub claimed: u64,
-    /// Items in all registered lists, when any list is registered.
+    /// Distinct items known to the ledger (see [`Status::total`]).
     pub total: Option<u64>,
 }
 
 /// A claim held (or abandoned) by some worker.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClaimInfo {
-    /// Item key (or `list[start..end]` for a block).
+    /// Item key (or `<list>[<n> items from <first key>]` for a block).
     pub key: String,
     /// Holder host (empty if the claim is unreadable).
     pub host: String,
@@ -74,7 +77,7 @@ pub struct ClaimInfo {
 /// A failed item (or, for a block, one failed item of it).
 #[derive(Debug, Clone, Serialize)]
 pub struct FailureInfo {
-    /// Item key (`list[index]` inside a block).
+    /// The item's own key (also for items that failed inside a block).
     pub key: String,
     /// The reason given to `fail`.
     pub reason: String,
@@ -94,29 +97,13 @@ pub struct CleanupScope {
 impl Ledger {
     /// Count and list done, running, stale and failed items.
     pub fn status(&self) -> Result<Status> {
-        let dirs = &self.shared.dirs;
+        let store = &self.shared.store;
+        let server_now = store.server_now()?;
+        self.refresh()?;
         let mut status = Status::default();
-        let server_now = probe_now(&dirs.tmp)?;
-        let recent_since = server_now - Duration::from_secs(600);
-        let mut recent = 0u64;
-        let mut earliest = server_now;
-        for entry in read_dir(&dirs.done)? {
-            let (name, meta) = entry;
-            let items = items_of(&name);
-            status.done += items;
-            if let Ok(mtime) = meta.modified()
-                && mtime >= recent_since
-            {
-                recent += items;
-                earliest = earliest.min(mtime);
-            }
-        }
-        for (name, _) in read_dir(&dirs.failed)? {
-            self.count_failure(&dirs.failed.join(&name), &name, &mut status);
-        }
         let observer = Observer::default();
-        for (name, _) in read_dir(&dirs.claims)? {
-            if let Some(info) = self.claim_info(&observer, &name, server_now)? {
+        for (dir, name) in self.claim_files()? {
+            if let Some(info) = self.claim_info(&observer, &dir.join(&name), server_now)? {
                 match info.stale {
                     Some(_) => status.stale += info.items,
                     None => status.running += info.items,
@@ -124,113 +111,176 @@ impl Ledger {
                 status.claims.push(info);
             }
         }
+        status.failures = self.failures()?;
         status.lists = self.lists()?;
-        if !status.lists.is_empty() {
-            let total: u64 = status.lists.iter().map(|l| l.total).sum();
-            status.total = Some(total);
-            status.pending = Some(total.saturating_sub(status.done + status.failed));
-        }
-        let window = server_now
-            .duration_since(earliest)
-            .unwrap_or_default()
-            .as_secs_f64();
-        if recent > 0 && window > 0.5 {
-            let rate = recent as f64 / window;
-            status.items_per_second = Some(rate);
-            status.eta_seconds = status.pending.map(|p| p as f64 / rate);
-        }
+        let counts = self.counts()?;
+        status.done = counts.done;
+        status.failed = counts.failed;
+        status.total = counts.total;
+        status.pending = counts
+            .total
+            .map(|t| t.saturating_sub(counts.done + counts.failed));
+        self.add_rate(&mut status, server_now)?;
         Ok(status)
     }
 
-    /// Item counts for a progress bar: `done/` and `claims/` are only listed (names say how many
-    /// items they stand for), never opened or stat'ed; the few failure and list records are
-    /// read. Unlike [`Ledger::status`] (a stat per done item, a staleness judgement per claim, a
-    /// probe of the server clock), cheap enough for every node to poll every second.
+    /// Item counts for a progress bar: listings, and records only of names not seen before, so
+    /// every node can poll it every second.
     pub fn counts(&self) -> Result<Counts> {
-        let dirs = &self.shared.dirs;
-        let items_in = |dir: &Path| -> Result<u64> {
-            Ok(list_names(dir)?.iter().map(|name| items_of(name)).sum())
-        };
-        let mut failures = Status::default();
-        for (name, _) in read_dir(&dirs.failed)? {
-            self.count_failure(&dirs.failed.join(&name), &name, &mut failures);
-        }
-        let lists = self.lists()?;
+        let store = &self.shared.store;
+        let mut index = self.index();
+        index.refresh(store)?;
+        index.refresh_lists(store)?;
+        let done = index.done_ids().count() as u64;
+        let failed = index.failed_ids().count() as u64;
+        let claimed = index.held_ids().filter(|id| !index.is_done(*id)).count() as u64;
+        let total = index.known_items() as u64;
         Ok(Counts {
-            done: items_in(&dirs.done)? + failures.done,
-            failed: failures.failed,
-            claimed: items_in(&dirs.claims)?,
-            total: (!lists.is_empty()).then(|| lists.iter().map(|l| l.total).sum()),
+            done,
+            failed,
+            claimed,
+            total: (total > 0).then_some(total),
         })
     }
 
-    fn count_failure(&self, path: &Path, name: &str, status: &mut Status) {
-        let record = std::fs::read(path)
-            .ok()
-            .and_then(|b| ClaimRecord::parse(&b));
-        let Some(record) = record else {
-            status.failed += items_of(name);
-            status.failures.push(FailureInfo {
-                key: key::key_from_file_name(name).unwrap_or_else(|| name.to_string()),
-                reason: "(unreadable failure record)".into(),
-                host: String::new(),
-            });
-            return;
-        };
-        match &record.block {
-            Some(block) => {
-                status.failed += block.failed.len() as u64;
-                status.done += (block.end - block.start).saturating_sub(block.failed.len() as u64);
-                for (index, reason) in &block.failed {
-                    status.failures.push(FailureInfo {
-                        key: format!("{}[{index}]", block.list),
-                        reason: reason.clone(),
-                        host: record.host.clone(),
-                    });
-                }
-            }
-            None => {
-                status.failed += 1;
-                status.failures.push(FailureInfo {
-                    key: record.key.clone(),
-                    reason: record.reason.clone().unwrap_or_default(),
+    /// Live claim files: `(folder, name)` in `claims/` and `blocks/`.
+    fn claim_files(&self) -> Result<Vec<(std::path::PathBuf, String)>> {
+        let store = &self.shared.store;
+        let mut files: Vec<_> = store
+            .names(&store.claims)?
+            .into_iter()
+            .map(|n| (store.claims.clone(), n))
+            .collect();
+        let blocks = store.names(&store.blocks)?.into_iter();
+        files.extend(blocks.map(|n| (store.blocks.clone(), n)));
+        files.sort();
+        Ok(files)
+    }
+
+    /// Every item whose last attempt failed (and that is not done since), under its own key.
+    fn failures(&self) -> Result<Vec<FailureInfo>> {
+        let store = &self.shared.store;
+        let mut found: HashMap<ItemId, FailureInfo> = HashMap::new();
+        for name in store.names(&store.failed)? {
+            let record = store.read(&store.failed.join(&name))?;
+            let record = record.and_then(|b| ClaimRecord::parse(&b));
+            let Some(id) = ItemId::of_file_name(&name) else {
+                continue;
+            };
+            let info = match record {
+                Some(r) => FailureInfo {
+                    key: r.key,
+                    reason: r.reason.unwrap_or_default(),
+                    host: r.host,
+                },
+                None => FailureInfo {
+                    key: key::key_from_file_name(&name).unwrap_or(name),
+                    reason: "(unreadable failure record)".into(),
+                    host: String::new(),
+                },
+            };
+            found.insert(id, info);
+        }
+        for (name, record) in self.finished_blocks()? {
+            let _ = name;
+            for f in record.block.iter().flat_map(|b| &b.failed) {
+                let Some(id) = ItemId::parse(&f.id) else {
+                    continue;
+                };
+                found.entry(id).or_insert_with(|| FailureInfo {
+                    key: f.key.clone(),
+                    reason: f.reason.clone(),
                     host: record.host.clone(),
                 });
             }
         }
+        let index = self.index();
+        let mut failures: Vec<FailureInfo> = found
+            .into_iter()
+            .filter(|(id, _)| !index.is_done(*id))
+            .map(|(_, f)| f)
+            .collect();
+        failures.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(failures)
+    }
+
+    /// Finished block records: `(name, record)`.
+    fn finished_blocks(&self) -> Result<Vec<(String, ClaimRecord)>> {
+        let store = &self.shared.store;
+        let mut out = Vec::new();
+        for name in store.names(&store.finished)? {
+            let bytes = store.read(&store.finished.join(&name))?;
+            if let Some(record) = bytes.and_then(|b| ClaimRecord::parse(&b)) {
+                out.push((name, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Items done per second over the last ten minutes, by the file server's clock.
+    fn add_rate(&self, status: &mut Status, server_now: SystemTime) -> Result<()> {
+        let store = &self.shared.store;
+        let since = server_now - Duration::from_secs(600);
+        let mut recent = 0u64;
+        let mut earliest = server_now;
+        let mut count = |mtime: Option<SystemTime>, items: u64| {
+            if let Some(mtime) = mtime.filter(|m| *m >= since) {
+                recent += items;
+                earliest = earliest.min(mtime);
+            }
+        };
+        for (_, meta) in store.entries(&store.done)? {
+            count(meta.modified().ok(), 1);
+        }
+        for (name, meta) in store.entries(&store.finished)? {
+            if meta.modified().is_ok_and(|m| m >= since) {
+                let bytes = store.read(&store.finished.join(&name))?;
+                let record = bytes.and_then(|b| ClaimRecord::parse(&b));
+                let items = record.and_then(|r| r.block).map_or(0, |b| b.done.len());
+                count(meta.modified().ok(), items as u64);
+            }
+        }
+        let window = server_now.duration_since(earliest).unwrap_or_default();
+        if recent > 0 && window.as_secs_f64() > 0.5 {
+            let rate = recent as f64 / window.as_secs_f64();
+            status.items_per_second = Some(rate);
+            status.eta_seconds = status.pending.map(|p| p as f64 / rate);
+        }
+        Ok(())
     }
 
     fn claim_info(
         &self,
         observer: &Observer,
-        name: &str,
+        path: &Path,
         server_now: SystemTime,
     ) -> Result<Option<ClaimInfo>> {
-        let path = self.shared.dirs.claims.join(name);
-        let Some((seen, mtime)) = read_claim(&path)? else {
+        let Some((seen, mtime)) = read_claim(path)? else {
             return Ok(None);
         };
-        let stale = match observer.judge(self, name)? {
+        let stale = match observer.judge(self, path)? {
             Verdict::Stale(s) => Some(s.why),
-            Verdict::Alive | Verdict::Gone if self.already_done(name) => {
+            _ if self.claim_on_done_item(&seen.record) => {
                 Some("its item is already done (left by a worker that died while claiming)".into())
             }
-            Verdict::Alive | Verdict::Gone => None,
+            _ => None,
         };
         let heartbeat_age = server_now.duration_since(mtime).unwrap_or_default();
         let r = seen.record;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let info = ClaimInfo {
             key: r
                 .as_ref()
                 .map(|r| r.key.clone())
-                .unwrap_or_else(|| name.into()),
+                .or(name)
+                .unwrap_or_default(),
             host: r.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
             pid: r.as_ref().map_or(0, |r| r.pid),
             worker: r.as_ref().map_or(0, |r| r.worker),
             items: r
                 .as_ref()
                 .and_then(|r| r.block.as_ref())
-                .map_or(1, |b| b.end - b.start),
+                .map_or(1, |b| b.items.len() as u64),
             age_seconds: r.as_ref().map_or(0.0, |r| {
                 (r.beat * r.lease_ms / 4) as f64 / 1000.0 + heartbeat_age.as_secs_f64()
             }),
@@ -240,12 +290,24 @@ impl Ledger {
         Ok(Some(info))
     }
 
+    /// Whether a per-item claim stands on an item already done (its holder died between
+    /// claiming and noticing).
+    fn claim_on_done_item(&self, record: &Option<ClaimRecord>) -> bool {
+        match record {
+            Some(r) if r.block.is_none() => self.index().is_done(ItemId::of(&r.key)),
+            _ => false,
+        }
+    }
+
     /// Registered lists.
     pub fn lists(&self) -> Result<Vec<ListInfo>> {
+        let store = &self.shared.store;
         let mut lists = Vec::new();
-        for (name, _) in read_dir(&self.shared.dirs.lists)? {
-            let path = self.shared.dirs.lists.join(&name);
-            let bytes = std::fs::read(&path).ctx("read list", &path)?;
+        for name in store.names(&store.lists)? {
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let bytes = store.read(&store.lists.join(&name))?.unwrap_or_default();
             if let Ok(info) = serde_json::from_slice::<ListInfo>(&bytes) {
                 lists.push(info);
             }
@@ -258,116 +320,87 @@ impl Ledger {
     /// a crash mid-transition; failure records or everything when asked. Returns one line per
     /// removed thing.
     pub fn cleanup(&self, scope: CleanupScope) -> Result<Vec<String>> {
-        let dirs = &self.shared.dirs;
         if scope.all {
-            std::fs::remove_dir_all(&dirs.root).ctx("remove state directory", &dirs.root)?;
-            return Ok(vec![format!("removed {}", dirs.root.display())]);
+            Ledger::remove_all(self.root())?;
+            return Ok(vec![self.root().display().to_string()]);
         }
+        self.refresh()?;
         let mut removed = Vec::new();
         let observer = Observer::default();
-        for (name, _) in read_dir(&dirs.claims)? {
-            let seen = match observer.judge(self, &name)? {
+        for (dir, name) in self.claim_files()? {
+            let path = dir.join(&name);
+            let seen = match observer.judge(self, &path)? {
                 Verdict::Stale(seen) => seen,
-                Verdict::Alive if self.already_done(&name) => {
-                    match read_claim(&dirs.claims.join(&name))? {
-                        Some((seen, _)) => crate::stale::Seen {
+                Verdict::Alive => match read_claim(&path)? {
+                    Some((seen, _)) if self.claim_on_done_item(&seen.record) => {
+                        crate::stale::Seen {
                             why: "its item is already done".into(),
                             ..seen
-                        },
-                        None => continue,
+                        }
                     }
-                }
-                _ => continue,
+                    _ => continue,
+                },
+                Verdict::Gone => continue,
             };
-            if self.take_over(&name, &seen)?.is_some() {
+            if self.take_over(&path, &seen)?.is_some() {
                 let key = seen.record.map(|r| r.key).unwrap_or(name);
                 removed.push(format!("stale claim {key}: {}", seen.why));
             }
         }
         removed.extend(self.remove_orphans_in_tmp()?);
         if scope.failed {
-            for (name, _) in read_dir(&dirs.failed)? {
-                let path = dirs.failed.join(&name);
-                let key = std::fs::read(&path)
-                    .ok()
-                    .and_then(|b| ClaimRecord::parse(&b))
-                    .map(|r| r.key)
-                    .unwrap_or_else(|| name.clone());
-                std::fs::remove_file(&path).ctx("remove failure record", &path)?;
-                removed.push(format!("failure record {key}"));
-            }
+            removed.extend(self.remove_failures()?);
         }
         self.refresh()?;
         Ok(removed)
     }
-}
 
-impl Ledger {
+    /// Forget every failure: per-item records are removed, finished blocks are rewritten without
+    /// their failures (under a new name, so every reader sees the change).
+    fn remove_failures(&self) -> Result<Vec<String>> {
+        let store = &self.shared.store;
+        let mut removed = Vec::new();
+        for failure in self.failures()? {
+            removed.push(format!("failure record {}", failure.key));
+        }
+        for name in store.names(&store.failed)? {
+            store.remove(&store.failed.join(&name), "remove failure record")?;
+        }
+        for (name, mut record) in self.finished_blocks()? {
+            let Some(block) = record.block.as_mut().filter(|b| !b.failed.is_empty()) else {
+                continue;
+            };
+            block.failed.clear();
+            let base = name.trim_end_matches(".fin");
+            let token = self.new_record("", None, None).token;
+            let fresh = store.finished.join(format!("{base}.{token}.fin"));
+            store.link_exclusive(&fresh, &record.to_bytes())?;
+            store.remove(&store.finished.join(&name), "remove failure record")?;
+        }
+        Ok(removed)
+    }
+
     /// Files left in `tmp/` by a process killed in the middle of a transition (a claim moved
     /// to a private name, a half-written record): every transition takes microseconds, so one
     /// older than two leases by the file server's clock belongs to nobody.
     fn remove_orphans_in_tmp(&self) -> Result<Vec<String>> {
-        let tmp = &self.shared.dirs.tmp;
-        let server_now = probe_now(tmp)?;
+        let store = &self.shared.store;
+        let server_now = store.server_now()?;
         let mut removed = Vec::new();
-        for (name, meta) in read_dir(tmp)? {
+        for (name, meta) in store.entries(&store.tmp)? {
             let age = meta
                 .modified()
                 .ok()
                 .and_then(|m| server_now.duration_since(m).ok())
                 .unwrap_or_default();
-            if age > 2 * self.lease() && std::fs::remove_file(tmp.join(&name)).is_ok() {
+            if age > 2 * self.lease() && std::fs::remove_file(store.tmp.join(&name)).is_ok() {
                 removed.push(format!("orphaned temporary file tmp/{name}"));
             }
         }
         Ok(removed)
     }
-
-    /// Whether the item (or block) that claim file `name` stands for is already done.
-    fn already_done(&self, name: &str) -> bool {
-        let dirs = &self.shared.dirs;
-        if dirs.done.join(name).exists() {
-            return true;
-        }
-        let Some(end) = std::fs::read_to_string(dirs.bounds.join(name)).ok() else {
-            return false;
-        };
-        dirs.done.join(format!("{name}+{}", end.trim())).exists()
-    }
 }
 
-/// Items a published name stands for: 1, or a block's range length.
-fn items_of(name: &str) -> u64 {
-    name.strip_prefix('+')
-        .and_then(|rest| rest.split_once('+'))
-        .and_then(|(_list, range)| parse_range(range))
-        .map_or(1, |range| range.end.saturating_sub(range.start))
-}
-
-fn read_dir(dir: &Path) -> Result<Vec<(String, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).ctx("read state directory", dir)? {
-        let entry = entry.ctx("read state directory", dir)?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        match entry.metadata() {
-            Ok(meta) => out.push((name, meta)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).ctx("inspect", dir.join(&name)),
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-/// The file server's clock: write a probe file and read back its mtime.
-fn probe_now(tmp: &Path) -> Result<SystemTime> {
-    let path = tmp.join(format!("status-probe-{}", std::process::id()));
-    std::fs::write(&path, b"probe").ctx("write probe", &path)?;
-    let mtime = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .ctx("inspect probe", &path)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(mtime)
-}
+/// Keep the set type in scope for readers of this module's signatures.
+#[allow(dead_code)]
+type Ids = HashSet<ItemId>;

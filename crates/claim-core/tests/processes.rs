@@ -363,6 +363,30 @@ fn nothing_is_stolen(
 
 const HOSTS: [&str; 2] = ["holder", "thief"];
 
+/// Whether `program` runs here. When it does not, say what is skipped and why; with
+/// `CLAIMSH_REQUIRE_ALL_TESTS` set (as `.ci/run` sets it) a missing tool fails the test instead.
+fn have(program: &str, why: &str) -> bool {
+    let runs = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !runs {
+        let line = format!("skipped: needs `{program}` ({why})");
+        assert!(
+            std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
+            "{line}"
+        );
+        eprintln!("{line}");
+    }
+    runs
+}
+
+fn have_faketime() -> bool {
+    have("faketime", "Debian package faketime; .ci/run installs it")
+}
+
 fn as_is(w: WorkerBuilder) -> WorkerBuilder {
     w
 }
@@ -384,11 +408,17 @@ fn holder_clock_is_skewed(dir: &std::path::Path) {
 
 #[test]
 fn a_thief_two_hours_ahead_does_not_steal_live_claims() {
+    if !have_faketime() {
+        return;
+    }
     nothing_is_stolen(HOSTS, as_is, |w| w.under_faketime("+2h"), nothing_to_check);
 }
 
 #[test]
 fn a_thief_two_hours_behind_does_not_steal_live_claims() {
+    if !have_faketime() {
+        return;
+    }
     nothing_is_stolen(HOSTS, as_is, |w| w.under_faketime("-2h"), nothing_to_check);
 }
 
@@ -396,6 +426,9 @@ fn a_thief_two_hours_behind_does_not_steal_live_claims() {
 /// must judge liveness by what it observes (heartbeat changes, server mtimes), not by them.
 #[test]
 fn a_holder_two_hours_behind_keeps_its_claim() {
+    if !have_faketime() {
+        return;
+    }
     nothing_is_stolen(
         HOSTS,
         |w| w.under_faketime("-2h"),
@@ -406,6 +439,9 @@ fn a_holder_two_hours_behind_keeps_its_claim() {
 
 #[test]
 fn a_holder_two_hours_ahead_keeps_its_claim() {
+    if !have_faketime() {
+        return;
+    }
     nothing_is_stolen(
         HOSTS,
         |w| w.under_faketime("+2h"),
@@ -419,6 +455,19 @@ fn a_holder_two_hours_ahead_keeps_its_claim() {
 /// count as dead there; the heartbeat rules still apply.
 #[test]
 fn a_live_holder_in_another_pid_namespace_of_the_same_host_keeps_its_claim() {
+    let root = Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !root {
+        let line = "skipped: needs `unshare --pid` (root)";
+        assert!(
+            std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
+            "{line}"
+        );
+        eprintln!("{line}");
+        return;
+    }
     let same = ["same-name", "same-name"];
     nothing_is_stolen(same, |w| w.in_new_pid_namespace(), as_is, nothing_to_check);
 }

@@ -150,26 +150,36 @@ fn a_live_holder_on_another_host_keeps_its_claim_past_many_leases() {
     claim.done().unwrap();
 }
 
-#[test]
-fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path(), "a");
-    let mut seen = vec![0u32; 1000];
-    let mut walkers: Vec<_> = (0..3)
-        .map(|w| ledger.for_worker(w).walk_list("boot", 1000).unwrap())
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("item-{i}")).collect()
+}
+
+/// Walk `keys` with `walkers` walkers taking turns until none finds a block; returns how many
+/// times each key was handed out, and how many blocks were claimed.
+fn walk_all(
+    ledger: &Ledger,
+    keys: &[String],
+    walkers: u32,
+    mut body: impl FnMut(&str) -> Option<String>,
+) -> (std::collections::HashMap<String, u32>, usize) {
+    let mut seen = std::collections::HashMap::new();
+    let mut walkers: Vec<_> = (0..walkers)
+        .map(|w| ledger.for_worker(w).walk(keys.to_vec()).unwrap())
         .collect();
-    let mut files = 0;
+    let mut blocks = 0;
     loop {
         let mut progressed = false;
         for walker in walkers.iter_mut() {
             if let Some(mut block) = walker.next_block().unwrap() {
                 progressed = true;
-                files += 1;
-                for &i in block.items() {
-                    seen[i as usize] += 1;
-                }
-                if block.range().contains(&500) {
-                    block.fail_item(500, "diverged");
+                blocks += 1;
+                for &i in block.items().to_vec().iter() {
+                    let key = walker.key(i).to_string();
+                    *seen.entry(key.clone()).or_insert(0) += 1;
+                    match body(&key) {
+                        Some(reason) => block.fail_item(i, &reason),
+                        None => block.done_item(i),
+                    }
                 }
                 walker.complete(block).unwrap();
             }
@@ -178,15 +188,30 @@ fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
             break;
         }
     }
-    assert!(seen.iter().all(|&n| n == 1), "every item exactly once");
-    assert!(files < 200, "{files} block files for 1000 items");
+    (seen, blocks)
+}
+
+#[test]
+fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    let keys = keys(1000);
+    let (seen, blocks) = walk_all(&ledger, &keys, 3, |k| {
+        (k == "item-500").then(|| "diverged".to_string())
+    });
+    assert_eq!(seen.len(), 1000);
+    assert!(seen.values().all(|&n| n == 1), "every item exactly once");
+    assert!(blocks < 200, "{blocks} block files for 1000 items");
     let status = ledger.status().unwrap();
     assert_eq!(
         (status.done, status.failed, status.total),
         (999, 1, Some(1000))
     );
     assert_eq!(status.pending, Some(0));
-    assert_eq!(status.failures[0].key, "boot[500]");
+    assert_eq!(
+        status.failures[0].key, "item-500",
+        "listed under its own key"
+    );
     let counts = ledger.counts().unwrap();
     assert_eq!(
         (counts.done, counts.failed, counts.claimed, counts.total),
@@ -199,34 +224,103 @@ fn blocks_cover_a_list_exactly_once_and_record_item_failures() {
 fn retrying_a_failed_block_runs_only_its_failed_items() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path(), "a");
-    let mut walker = ledger.walk_list("l", 10).unwrap();
-    while let Some(mut block) = walker.next_block().unwrap() {
-        if block.range().contains(&3) {
-            block.fail_item(3, "boom");
-        }
-        walker.complete(block).unwrap();
-    }
+    let keys = keys(10);
+    walk_all(&ledger, &keys, 1, |k| {
+        (k == "item-3").then(|| "boom".into())
+    });
     let mut retry = options("a", 60_000);
     retry.retry_failed = true;
     let again = Ledger::open(dir.path(), retry).unwrap();
-    let mut walker = again.walk_list("l", 10).unwrap();
-    let mut redone = Vec::new();
-    while let Some(block) = walker.next_block().unwrap() {
-        redone.extend_from_slice(block.items());
-        walker.complete(block).unwrap();
-    }
-    assert_eq!(redone, vec![3]);
-    assert_eq!(ledger.status().unwrap().done, 10);
+    let (redone, _) = walk_all(&again, &keys, 1, |_| None);
+    assert_eq!(redone.keys().collect::<Vec<_>>(), vec!["item-3"]);
+    let status = ledger.status().unwrap();
+    assert_eq!((status.done, status.failed), (10, 0));
 }
 
 #[test]
-fn a_list_cannot_change_length_under_the_same_name() {
+fn a_grown_list_runs_only_its_new_items() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path(), "a");
-    ledger.register_list("l", 10).unwrap();
-    ledger.register_list("l", 10).unwrap();
-    let err = ledger.register_list("l", 11).unwrap_err().to_string();
-    assert!(err.contains("10 items, not 11"), "{err}");
+    walk_all(&ledger, &keys(10), 2, |_| None);
+    let (ran, _) = walk_all(&ledger, &keys(11), 2, |_| None);
+    assert_eq!(ran.keys().collect::<Vec<_>>(), vec!["item-10"]);
+    let status = ledger.status().unwrap();
+    assert_eq!((status.done, status.total), (11, Some(11)));
+}
+
+#[test]
+fn a_reordered_list_redoes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    let mut keys = keys(50);
+    walk_all(&ledger, &keys, 2, |_| None);
+    keys.reverse();
+    let (ran, _) = walk_all(&ledger, &keys, 2, |_| None);
+    assert!(ran.is_empty(), "{ran:?}");
+    let status = ledger.status().unwrap();
+    assert_eq!((status.done, status.total), (50, Some(50)));
+}
+
+#[test]
+fn items_done_one_by_one_are_skipped_by_lists_and_the_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path(), "a");
+    let keys = keys(20);
+    for key in &keys[..10] {
+        ledger.claim(key).unwrap().won().unwrap().done().unwrap();
+    }
+    let (ran, _) = walk_all(&ledger, &keys, 2, |_| None);
+    assert_eq!(ran.len(), 10, "only the ten not done alone: {ran:?}");
+    for key in &keys {
+        assert!(matches!(ledger.claim(key).unwrap(), Claimed::Done), "{key}");
+    }
+    let other = open(dir.path(), "b");
+    assert!(matches!(other.claim("item-15").unwrap(), Claimed::Done));
+    assert!(other.all_done(keys.iter().map(String::as_str)).unwrap());
+    let status = ledger.status().unwrap();
+    assert_eq!((status.done, status.total), (20, Some(20)));
+}
+
+#[test]
+fn an_item_in_a_live_block_is_busy_for_a_per_item_claim_and_the_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path(), "a");
+    let b = open(dir.path(), "b");
+    let keys = keys(4);
+    let held = b.claim("item-2").unwrap().won().unwrap();
+    let mut walker = a.walk(keys.clone()).unwrap();
+    let block = walker.next_block().unwrap().unwrap();
+    let in_block: Vec<String> = block
+        .items()
+        .iter()
+        .map(|&i| walker.key(i).to_string())
+        .collect();
+    assert!(!in_block.contains(&"item-2".to_string()), "{in_block:?}");
+    for key in &in_block {
+        assert!(matches!(b.claim(key).unwrap(), Claimed::Busy), "{key}");
+    }
+    held.done().unwrap();
+    walker.release(block).unwrap();
+    assert!(
+        b.claim(&in_block[0]).unwrap().won().is_some(),
+        "released items are free again"
+    );
+}
+
+#[test]
+fn a_ledger_of_format_1_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("FORMAT"), "claim-ledger 1\n").unwrap();
+    std::fs::create_dir(dir.path().join("claims")).unwrap();
+    let err = Ledger::open(dir.path(), LedgerOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("format 1") && err.contains("cleanup --all"),
+        "{err}"
+    );
+    Ledger::remove_all(dir.path()).unwrap();
+    assert!(!dir.path().exists());
 }
 
 #[test]
@@ -250,11 +344,11 @@ fn status_and_cleanup_see_done_running_stale_and_failed() {
         (status.done, status.running, status.stale, status.failed),
         (1, 1, 1, 1)
     );
-    assert_eq!(status.total, None);
+    assert_eq!(status.total, Some(4), "every key claimed alone counts");
     let counts = a.counts().unwrap();
     assert_eq!(
         (counts.done, counts.failed, counts.claimed, counts.total),
-        (1, 1, 2, None),
+        (1, 1, 2, Some(4)),
         "claimed = running + stale"
     );
     let removed = a.cleanup(CleanupScope::default()).unwrap();

@@ -105,11 +105,18 @@ pub fn status(target: &StateTarget, json: bool) -> anyhow::Result<i32> {
 }
 
 pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<i32> {
+    if all {
+        // Without opening it: a ledger of an older format is refused by `open`, and this is
+        // what its message tells the user to run.
+        let dir = target.dir().map_err(anyhow::Error::msg)?;
+        Ledger::remove_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+        println!("removed {}", dir.display());
+        return Ok(EXIT_OK);
+    }
     let scope = CleanupScope { failed, all };
-    // The once steps first: `--all` removes the whole state directory, theirs included.
     let mut removed = match open_once(target)? {
-        Some(once) if !all => once.cleanup(scope)?,
-        _ => Vec::new(),
+        Some(once) => once.cleanup(scope)?,
+        None => Vec::new(),
     };
     removed.extend(open(target)?.cleanup(scope)?);
     if removed.is_empty() {

@@ -246,8 +246,9 @@ fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunArgs) -> bool {
     }
 }
 
-/// Poll the ledger until no claim is running (then one more pass finds everything resolved) or a
-/// lease has passed (then a pass can take stale claims over). False when interrupted.
+/// Wait until no claim is running (then one more pass finds everything resolved) or a lease has
+/// passed (then a pass can take stale claims over). A claim of this process that ends wakes the
+/// wait at once; other processes' claims are looked for every 250 ms. False when interrupted.
 fn wait_for_others(worker: &Worker, lease: Duration) -> bool {
     let until = Instant::now() + lease;
     while Instant::now() < until {
@@ -256,7 +257,7 @@ fn wait_for_others(worker: &Worker, lease: Duration) -> bool {
         }
         match worker.ledger.any_claims() {
             Ok(false) => break,
-            _ => std::thread::sleep(Duration::from_millis(250)),
+            _ => worker.ledger.wait_for_change(Duration::from_millis(250)),
         }
     }
     worker.ledger.refresh().is_ok() && !worker.stopping()

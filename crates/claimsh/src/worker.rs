@@ -65,10 +65,22 @@ pub struct ItemTimes {
 /// An open `claimed(list)` block: the items not yet yielded and the one being processed.
 pub struct OpenList {
     pub walker: ListWalker,
-    pub items: Arc<Vec<String>>,
+    /// The items as the script gave them (yielded as they are).
+    pub items: Arc<rhai::Array>,
+    /// `claimed(items, output)`: each item's output file.
+    pub outputs: Option<Vec<PathBuf>>,
     pub block: Option<BlockClaim>,
     pub queue: VecDeque<u64>,
     pub current: Option<u64>,
+}
+
+impl OpenList {
+    /// Whether item `index` has an output file that exists (then it counts as done).
+    pub fn output_exists(&self, index: u64) -> bool {
+        self.outputs
+            .as_ref()
+            .is_some_and(|o| o[index as usize].exists())
+    }
 }
 
 /// One worker.
@@ -213,7 +225,7 @@ impl Worker {
         }
         for open in self.lock_lists().values_mut() {
             if let (Some(index), Some(block)) = (open.current.take(), open.block.as_mut()) {
-                let item = &open.items[index as usize];
+                let item = open.walker.key(index);
                 tracing::error!(key = ?item, "failed: {reason}");
                 block.fail_item(index, reason);
                 self.note_failed();
@@ -232,7 +244,8 @@ impl Worker {
         }
         for (_, mut open) in self.lock_lists().drain() {
             if let Some(block) = open.block.take() {
-                let _ = block.release();
+                // Items already finished in the block are published; the rest go back.
+                let _ = open.walker.release(block);
             }
         }
     }

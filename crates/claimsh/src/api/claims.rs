@@ -5,7 +5,7 @@ use super::{FnDoc, R, script_error, script_failure};
 use crate::worker::{OpenList, Worker};
 use claim_core::Claimed;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
-use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -33,7 +33,11 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "claimed(items: Array) -> iterator",
-        about: "for f in claimed(items): yields only the items this worker won (block claims, progress total).",
+        about: "for f in claimed(items): yields only the items this worker won, skipping items done anywhere (alone or in any list); claims blocks of pending items.",
+    },
+    FnDoc {
+        signature: "claimed(items: Array, output: Fn) -> iterator",
+        about: "Like claimed(items), and an item whose output file output(item) exists counts as done.",
     },
     FnDoc {
         signature: "once(name: String, f: Fn) -> Dynamic",
@@ -86,8 +90,20 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_iterator::<ClaimedItems>();
     let w = worker.clone();
     engine.register_fn("claimed", move |items: Array| -> R<ClaimedItems> {
-        open_list(&w, items)
+        open_list(&w, items, None)
     });
+    let w = worker.clone();
+    engine.register_fn(
+        "claimed",
+        move |ctx: NativeCallContext, items: Array, output: FnPtr| -> R<ClaimedItems> {
+            let mut outputs = Vec::with_capacity(items.len());
+            for item in &items {
+                let path: Dynamic = output.call_within_context(&ctx, (item.clone(),))?;
+                outputs.push(w.resolve(&path.to_string()));
+            }
+            open_list(&w, items, Some(outputs))
+        },
+    );
     let w = worker.clone();
     engine.register_fn(
         "once",
@@ -98,19 +114,9 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
     engine.register_fn("all_done", move |items: Array| -> R<bool> {
         let keys: Vec<String> = items.iter().map(|d| d.to_string()).collect();
-        let list = list_name(&keys);
-        // Items walked with claimed(...) are recorded per block; others one file each.
-        if w.ledger
-            .lists()
-            .map_err(script_failure)?
-            .iter()
-            .any(|l| l.name == list)
-        {
-            let (done, _) = w.ledger.list_progress(&list).map_err(script_failure)?;
-            return Ok(done == keys.len() as u64);
-        }
-        w.ledger.refresh().map_err(script_failure)?;
-        Ok(keys.iter().all(|key| w.ledger.is_done(key)))
+        w.ledger
+            .all_done(keys.iter().map(String::as_str))
+            .map_err(script_failure)
     });
 }
 
@@ -148,13 +154,16 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
     let mut lists = w.lock_lists();
     for open in lists.values_mut() {
         let Some(index) = open.current else { continue };
-        if open.items[index as usize] != item {
+        if open.walker.key(index) != item {
             continue;
         }
         open.current = None;
         match reason {
             None => {
                 tracing::debug!(key = ?item, "done");
+                if let Some(block) = open.block.as_mut() {
+                    block.done_item(index);
+                }
                 w.note_done();
             }
             Some(reason) => {
@@ -180,26 +189,18 @@ pub struct ClaimedItems {
     list: String,
 }
 
-fn list_name(items: &[String]) -> String {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    items.hash(&mut hasher);
-    format!("list-{}-{:016x}", items.len(), hasher.finish())
-}
-
-fn open_list(w: &Arc<Worker>, items: Array) -> R<ClaimedItems> {
-    let items: Vec<String> = items.iter().map(|d| d.to_string()).collect();
-    let list = list_name(&items);
+fn open_list(w: &Arc<Worker>, items: Array, outputs: Option<Vec<PathBuf>>) -> R<ClaimedItems> {
+    let keys: Vec<String> = items.iter().map(|d| d.to_string()).collect();
+    let list = claim_core::key::list_name(keys.iter().map(String::as_str));
     let mut lists = w.lock_lists();
     if !lists.contains_key(&list) {
-        let walker = w
-            .ledger
-            .walk_list(&list, items.len() as u64)
-            .map_err(script_failure)?;
+        let walker = w.ledger.walk(keys).map_err(script_failure)?;
         lists.insert(
             list.clone(),
             OpenList {
                 walker,
                 items: Arc::new(items),
+                outputs,
                 block: None,
                 queue: Default::default(),
                 current: None,
@@ -234,17 +235,22 @@ impl Iterator for ClaimedIter {
         let open = lists.get_mut(&self.items.list)?;
         if let Some(left) = open.current.take() {
             let reason = "the loop body ended without done() or fail()";
-            tracing::warn!(key = ?open.items[left as usize], "{reason}");
+            tracing::warn!(key = ?open.walker.key(left), "{reason}");
             if let Some(block) = open.block.as_mut() {
                 block.fail_item(left, reason);
             }
         }
         loop {
             if let Some(index) = open.queue.pop_front() {
+                if open.output_exists(index) {
+                    if let Some(block) = open.block.as_mut() {
+                        block.done_item(index);
+                    }
+                    continue;
+                }
                 open.current = Some(index);
-                let item = open.items[index as usize].clone();
-                w.set_current(Some(&item));
-                return Some(Dynamic::from(item));
+                w.set_current(Some(open.walker.key(index)));
+                return Some(open.items[index as usize].clone());
             }
             if let Some(block) = open.block.take()
                 && let Err(e) = open.walker.complete(block)
@@ -258,7 +264,8 @@ impl Iterator for ClaimedIter {
             match open.walker.next_block() {
                 Ok(Some(block)) => {
                     if let Some(from) = block.taken_from() {
-                        tracing::warn!("items {:?} taken over from {from}", block.range());
+                        let n = block.items().len();
+                        tracing::warn!("a block of {n} items taken over from {from}");
                     }
                     open.queue = block.items().iter().copied().collect();
                     open.block = Some(block);
