@@ -18,8 +18,15 @@ pub const EXIT_USAGE: i32 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    // `claimsh SCRIPT ...`: `run`'s arguments, spelled out because clap leaves an
+    // `Option<RunArgs>` with a flattened struct inside always `None`.
+    /// The Rhai script to run.
+    script: Option<PathBuf>,
+    /// Arguments for the script (`ARGS` in the script).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
     #[command(flatten)]
-    run: Option<RunArgs>,
+    options: RunOptions,
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,7 +185,12 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    let result = match (cli.command, cli.run) {
+    let run = cli.script.map(|script| RunArgs {
+        script,
+        args: cli.args,
+        options: cli.options,
+    });
+    let result = match (cli.command, run) {
         (Some(Command::Run(args)), _) | (None, Some(args)) => crate::runner::run(args),
         (Some(Command::Each(args)), _) => crate::each::each(args),
         (Some(Command::Check { script }), _) => crate::commands::check(&script),

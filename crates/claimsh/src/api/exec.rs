@@ -544,15 +544,19 @@ fn signal_name(signal: Signal) -> &'static str {
     }
 }
 
-/// "; last stderr lines:\n  ..." or nothing when stderr was empty.
+/// "; last stderr lines: one | two" (on one line: failure reasons are log lines, and
+/// `claimsh logs` finds lines by the item's key, which ends the line).
 fn last_lines(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if lines.is_empty() {
         return "; its stderr was empty".into();
     }
     let from = lines.len().saturating_sub(QUOTED_LINES);
-    let quoted: Vec<String> = lines[from..].iter().map(|l| format!("  {l}")).collect();
-    format!("; last stderr lines:\n{}", quoted.join("\n"))
+    format!("; last stderr lines: {}", lines[from..].join(" | "))
 }
 
 /// Print a program's output on claimsh's own streams, one block per call, never interleaved
