@@ -13,9 +13,10 @@ use std::path::PathBuf;
 
 /// The script `each` runs. `ARGS` = [pattern, output template ("" for none), command...].
 pub const SCRIPT: &str = r#"
-let pattern = ARGS[0];
-let output = ARGS[1];
-let command = ARGS.extract(2);
+let args = ARGS;
+let pattern = args[0];
+let output = args[1];
+let command = args.extract(2);
 for f in claimed(glob(pattern)) {
     let out = fill(output, f);
     if output != "" && exists(out) {
