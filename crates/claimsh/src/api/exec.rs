@@ -201,7 +201,7 @@ fn exec(w: &Worker, argv: Array, map: &Map) -> R<Map> {
     let o = options(w, map)?;
     // A program given as a path resolves like every other path: against the script's folder.
     let program = if name.contains('/') {
-        w.resolve(&name)
+        w.resolve(&name).components().collect()
     } else {
         PathBuf::from(&name)
     };
