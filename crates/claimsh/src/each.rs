@@ -136,6 +136,73 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
     run_job(job, &args.options)
 }
 
+/// For `claimsh slurm ... each ...`: the job name, the state directory (absolute), the
+/// script's run line (`{CPUS}` stands for `--cpus-per-task`) and where to write the sbatch file
+/// (`each-<digits>.sbatch` in the current folder).
+pub fn slurm_line(
+    args: &EachArgs,
+    exe: &std::path::Path,
+) -> anyhow::Result<(String, PathBuf, String, PathBuf)> {
+    let dir = std::env::current_dir()?;
+    let state = dir.join(
+        args.options
+            .state
+            .clone()
+            .unwrap_or_else(|| args.default_state()),
+    );
+    let mut words = vec![
+        exe.display().to_string(),
+        "each".into(),
+        args.pattern.clone(),
+    ];
+    if let Some(output) = &args.output {
+        words.extend(["--output".into(), output.clone()]);
+    }
+    words.extend(["--state".into(), state.display().to_string()]);
+    let o = &args.options;
+    if let Some(limit) = o.item_timeout {
+        words.extend(["--item-timeout".into(), limit.to_string()]);
+    }
+    if let Some(max) = o.max_failures {
+        words.extend(["--max-failures".into(), max.to_string()]);
+    }
+    words.extend([
+        "--lease".into(),
+        o.lease.to_string(),
+        "--no-progress".into(),
+    ]);
+    if o.retry_failed {
+        words.push("--retry-failed".into());
+    }
+    let quoted: Vec<String> = words.iter().map(|w| quote(w)).collect();
+    let command: Vec<String> = args.command.iter().map(|w| quote(w)).collect();
+    let run = format!(
+        "cd {} || exit 1
+exec {} --jobs \"${{SLURM_CPUS_PER_TASK:-{{CPUS}}}}\" -- {}\n",
+        quote(&dir.display().to_string()),
+        quoted.join(" "),
+        command.join(" ")
+    );
+    let name = state
+        .file_name()
+        .map_or("each".into(), |n| n.to_string_lossy().into_owned());
+    let path = dir.join(format!("{name}.sbatch"));
+    Ok((name, state, run, path))
+}
+
+/// One word for bash: as it is when plain, else in single quotes.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -414,3 +414,72 @@ fn each_fails_an_item_whose_command_forgets_its_output_and_prints_output_like_pa
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no file matches \"nothing/*.tif\""));
 }
+
+/// `claimsh slurm ... each ...` writes a job whose array tasks run `claimsh each` in this folder;
+/// two tasks, run here with bash as SLURM would, share the files.
+#[test]
+fn slurm_writes_an_each_job_that_array_tasks_run_together() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    for i in 0..20 {
+        std::fs::write(dir.path().join(format!("in/{i} x.txt")), "x".repeat(i)).unwrap();
+    }
+    let out = run_in(
+        dir.path(),
+        "h",
+        &[
+            "slurm",
+            "--tasks",
+            "2",
+            "--cpus-per-task",
+            "2",
+            "each",
+            "in/*.txt",
+            "-o",
+            "out/{stem}.n",
+            "--item-timeout",
+            "60",
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p out && wc -c < \"$1\" > \"$2\"",
+            "sh",
+            "{}",
+            "out/{stem}.n",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sbatch"))
+        .expect("no .sbatch file written");
+    let body = std::fs::read_to_string(&job).unwrap();
+    assert!(
+        body.contains("#SBATCH --array=0-1") && body.contains("--item-timeout 60"),
+        "{body}"
+    );
+    let tasks: Vec<Running> = (0..2)
+        .map(|i| {
+            Running::spawn(
+                Command::new("bash")
+                    .arg(&job)
+                    .current_dir("/")
+                    .env("CLAIMSH_HOST", format!("task{i}"))
+                    .env("SLURM_CPUS_PER_TASK", "2"),
+            )
+        })
+        .collect();
+    for mut task in tasks {
+        assert!(task.0.wait().unwrap().success());
+    }
+    assert_eq!(read(dir.path(), "out/7 x.n").trim(), "7");
+    let state = job.with_extension("");
+    let state = format!(".claimsh/{}", state.file_name().unwrap().to_string_lossy());
+    let s = util::status(dir.path(), Some("x"), &["--state", &state]);
+    assert_eq!(
+        (s["done"].as_u64(), s["failed"].as_u64()),
+        (Some(20), Some(0)),
+        "{s}"
+    );
+}
