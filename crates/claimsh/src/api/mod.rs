@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod exec;
+pub mod fasta;
 pub mod images;
 pub mod io;
 pub mod logging;
@@ -31,6 +32,7 @@ pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
         ("logging", logging::DOCS),
         ("parallel", parallel::DOCS),
         ("programs", exec::DOCS),
+        ("sequences", fasta::DOCS),
         ("images", images::DOCS),
     ]
 }
@@ -79,6 +81,7 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     parallel::register(&mut engine, &worker);
     images::register(&mut engine, &worker);
     exec::register(&mut engine, &worker);
+    fasta::register(&mut engine, &worker);
     engine
 }
 
