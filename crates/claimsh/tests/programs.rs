@@ -483,3 +483,104 @@ fn slurm_writes_an_each_job_that_array_tasks_run_together() {
         "{s}"
     );
 }
+
+/// GC fraction and longest forward ORF, written independently of the example's Rhai.
+fn gc_and_orf(seq: &[u8]) -> (f64, usize) {
+    let gc = seq.iter().filter(|b| matches!(b, b'G' | b'C')).count() as f64 / seq.len() as f64;
+    let mut longest = 0;
+    for frame in 0..3 {
+        let mut start = None;
+        for (k, codon) in seq[frame..].chunks_exact(3).enumerate() {
+            let at = frame + 3 * k;
+            match (start, codon) {
+                (None, b"ATG") => start = Some(at),
+                (Some(s), b"TAA" | b"TAG" | b"TGA") => {
+                    longest = longest.max(at + 3 - s);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    (gc, longest)
+}
+
+/// The sequences example on 2 "nodes" × 2 workers, over the first 450 records of the bundled
+/// FASTA: one row per sequence, gathered once, Rhai and awk agreeing, values checked against an
+/// independent implementation.
+#[test]
+fn the_sequences_example_gives_one_checked_row_per_sequence_gathered_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("examples")).unwrap();
+    std::fs::copy(
+        root.join("examples/sequences.rhai"),
+        work.path().join("examples/sequences.rhai"),
+    )
+    .unwrap();
+    let fasta = std::fs::read_to_string(root.join("datasets/sequences/sequences.fasta")).unwrap();
+    let records: Vec<(String, String)> = fasta
+        .split('>')
+        .skip(1)
+        .take(450)
+        .map(|r| {
+            let (header, body) = r.split_once('\n').unwrap();
+            let id = header.split_whitespace().next().unwrap().to_string();
+            (id, body.split_whitespace().collect())
+        })
+        .collect();
+    let subset = work.path().join("subset.fasta");
+    let text: String = records
+        .iter()
+        .map(|(id, s)| format!(">{id}\n{s}\n"))
+        .collect();
+    std::fs::write(&subset, text).unwrap();
+    let subset = subset.to_string_lossy().into_owned();
+    let args = [
+        "run",
+        "examples/sequences.rhai",
+        "-j",
+        "2",
+        "-q",
+        "--",
+        &subset,
+    ];
+    util::run_as_hosts(work.path(), 2, "n", &args);
+    let rows: Vec<std::collections::HashMap<String, String>> =
+        csv::Reader::from_path(work.path().join("results/sequences/sequences.csv"))
+            .unwrap()
+            .into_deserialize()
+            .map(Result::unwrap)
+            .collect();
+    assert_eq!(rows.len(), records.len());
+    for (row, (id, seq)) in rows.iter().zip(&records) {
+        assert_eq!(&row["id"], id, "rows in file order");
+        let (gc, orf) = gc_and_orf(seq.as_bytes());
+        let num = |k: &str| row[k].parse::<f64>().unwrap();
+        assert_eq!(num("length") as usize, seq.len());
+        assert!(
+            (num("gc") - gc).abs() < 1e-12,
+            "{id}: {} vs {gc}",
+            row["gc"]
+        );
+        assert!(
+            (num("gc_awk") - gc).abs() < 1e-6,
+            "{id}: awk {}",
+            row["gc_awk"]
+        );
+        assert_eq!(num("longest_orf") as usize, orf, "{id}");
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["longest_orf"].parse::<usize>().unwrap() > 300)
+    );
+    let logs = text_of(
+        work.path(),
+        &["logs", "examples/sequences.rhai", "once:gather"],
+    );
+    assert_eq!(logs.matches("running once(gather)").count(), 1, "{logs}");
+}
+
+fn text_of(dir: &Path, args: &[&str]) -> String {
+    text(&run_in(dir, "x", args).stdout)
+}
