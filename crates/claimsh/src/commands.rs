@@ -200,7 +200,9 @@ pub enum SlurmEach {
 pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
     let exe = std::env::current_exe()?;
     let (name, state, run, path) = match (&args.each, &args.script) {
-        (Some(SlurmEach::Each(each)), _) => crate::each::slurm_line(each, &exe)?,
+        (Some(SlurmEach::Each(each)), _) => {
+            crate::each::slurm_line(each, &exe, args.cpus_per_task)?
+        }
         (None, Some(script)) => {
             let script = std::fs::canonicalize(script)
                 .with_context(|| format!("script {}", script.display()))?;
@@ -225,6 +227,25 @@ pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
         }
         (None, None) => anyhow::bail!("give a SCRIPT, or `each PATTERN -- CMD ...`"),
     };
+    let text = sbatch_text(args, &name, &state, &run);
+    std::fs::create_dir_all(state.join("logs"))?;
+    std::fs::write(&path, &text)?;
+    println!("{text}");
+    eprintln!("wrote {}", path.display());
+    if args.submit {
+        let ok = std::process::Command::new("sbatch")
+            .arg(&path)
+            .status()?
+            .success();
+        if !ok {
+            anyhow::bail!("sbatch {} failed", path.display());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The job script: `#SBATCH` lines, then `run`.
+fn sbatch_text(args: &SlurmArgs, name: &str, state: &std::path::Path, run: &str) -> String {
     let mut text = String::from("#!/bin/bash\n");
     text += &format!(
         "#SBATCH --job-name=claimsh-{name}\n#SBATCH --array=0-{}\n",
@@ -247,21 +268,8 @@ pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
     for o in &args.sbatch {
         text += &format!("#SBATCH {o}\n");
     }
-    text += &run.replace("{CPUS}", &args.cpus_per_task.to_string());
-    std::fs::create_dir_all(state.join("logs"))?;
-    std::fs::write(&path, &text)?;
-    println!("{text}");
-    eprintln!("wrote {}", path.display());
-    if args.submit {
-        let ok = std::process::Command::new("sbatch")
-            .arg(&path)
-            .status()?
-            .success();
-        if !ok {
-            anyhow::bail!("sbatch {} failed", path.display());
-        }
-    }
-    Ok(EXIT_OK)
+    text += run;
+    text
 }
 
 /// Global progress from the ledger: a bar on a terminal, plain lines otherwise.

@@ -137,11 +137,12 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
 }
 
 /// For `claimsh slurm ... each ...`: the job name, the state directory (absolute), the
-/// script's run line (`{CPUS}` stands for `--cpus-per-task`) and where to write the sbatch file
+/// script's run lines (`--jobs` is SLURM's CPU count, `cpus` if unset) and where to write the sbatch file
 /// (`each-<digits>.sbatch` in the current folder).
 pub fn slurm_line(
     args: &EachArgs,
     exe: &std::path::Path,
+    cpus: u32,
 ) -> anyhow::Result<(String, PathBuf, String, PathBuf)> {
     let dir = std::env::current_dir()?;
     let state = dir.join(
@@ -178,7 +179,7 @@ pub fn slurm_line(
     let command: Vec<String> = args.command.iter().map(|w| quote(w)).collect();
     let run = format!(
         "cd {} || exit 1
-exec {} --jobs \"${{SLURM_CPUS_PER_TASK:-{{CPUS}}}}\" -- {}\n",
+exec {} --jobs \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" -- {}\n",
         quote(&dir.display().to_string()),
         quoted.join(" "),
         command.join(" ")

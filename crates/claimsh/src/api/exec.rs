@@ -22,8 +22,11 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "exec(argv: Array) -> Map",
         about: "Run a program (no shell) in the script's folder, wait, return #{status, stdout, \
-                stderr}. Output lines also go to the item's log. A non-zero exit is a script error \
-                naming the program, its status or signal and its last stderr lines.",
+                stderr} (text: bytes that are not UTF-8 become U+FFFD, so let a program with \
+                binary output write it to a file). Output lines also go to the item's log. A \
+                non-zero exit is a script error naming the program, its status or signal and its \
+                last stderr lines; a missing program says \"not found: NAME\" and the PATH \
+                searched. A program killed by a signal has status 128 + its number.",
     },
     FnDoc {
         signature: "exec(argv: Array, options: Map) -> Map",
