@@ -410,6 +410,32 @@ fn each_fails_an_item_whose_command_forgets_its_output_and_prints_output_like_pa
         (out.status.code(), text(&out.stdout)),
         (Some(0), "a.txt".to_string())
     );
+    // --item-timeout reaches the command's process group through each.
+    let started = Instant::now();
+    let out = run_in(
+        dir.path(),
+        "h",
+        &[
+            "each",
+            "in/c.txt",
+            "-q",
+            "--state",
+            "st",
+            "--item-timeout",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "sleep 300",
+            "sh",
+            "{}",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let s = util::status(dir.path(), Some("h"), &["--state", "st"]);
+    let reason = s["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("timed out after 1 s"), "{s}");
     let out = run_in(dir.path(), "h", &["each", "nothing/*.tif", "--", "cat"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no file matches \"nothing/*.tif\""));
