@@ -33,8 +33,10 @@ pub struct Cli {
 enum Command {
     /// Run a script (the default command).
     Run(RunArgs),
-    /// Run a program on every file matching a pattern, like GNU parallel, spread over every node:
-    /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`.
+    /// Run a program on every file matching a pattern, like GNU parallel, on every node.
+    ///
+    /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`
+    /// (no script needed; status, cleanup and logs take `--state .claimsh/each-...`).
     Each(crate::each::EachArgs),
     /// Compile a script without running it; errors as file:line:col.
     Check {
@@ -69,7 +71,8 @@ enum Command {
     },
     /// Print every script function with its signature and description.
     Api,
-    /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT on N nodes.
+    /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
+    /// nodes.
     Slurm(crate::commands::SlurmArgs),
 }
 
@@ -120,7 +123,8 @@ pub struct RunOptions {
     /// Script workers in this process [default: available cores].
     #[arg(short, long, env = "CLAIMSH_JOBS")]
     pub jobs: Option<usize>,
-    /// State directory [default: <script dir>/.claimsh/<script stem>/]; the same on every node.
+    /// State directory [default: <script dir>/.claimsh/<script stem>/; for `each`,
+    /// ./.claimsh/each-<hash of the command line>/]; the same on every node.
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Lease in whole seconds: a worker silent this long is presumed dead and its items retaken.
