@@ -23,6 +23,7 @@ for f in claimed(glob(pattern)) {
         done(f);            // made by an earlier run, or by hand
         continue;
     }
+    if output != "" && parent(out) != "" { mkdir(parent(out)); }   // so the command need not
     let argv = [];
     for a in command { argv.push(fill(a, f)); }
     try {
@@ -46,7 +47,8 @@ pub struct EachArgs {
     /// so the shell leaves it to claimsh: `'in/*.tif'`, `'data/**/*.fasta'`).
     pub pattern: String,
     /// The file the command makes per item, e.g. `out/{stem}.csv`: an item whose output exists
-    /// is done (not run again); a command that exits 0 without creating it fails the item.
+    /// is done (not run again); a command that exits 0 without creating it fails the item. Its
+    /// folder is created before the command runs.
     #[arg(short, long, value_name = "TEMPLATE")]
     pub output: Option<String>,
     #[command(flatten)]

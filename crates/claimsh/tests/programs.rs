@@ -177,6 +177,15 @@ for k in ["hung", "spin", "quick"] {
 
 #[test]
 fn ctrl_c_during_exec_ends_the_program_releases_the_claim_and_exits_130() {
+    interrupt_during_exec("-INT", 130);
+}
+
+#[test]
+fn sigterm_during_exec_ends_the_program_releases_the_claim_and_exits_143() {
+    interrupt_during_exec("-TERM", 143);
+}
+
+fn interrupt_during_exec(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     script(
         dir.path(),
@@ -194,10 +203,10 @@ fn ctrl_c_during_exec_ends_the_program_releases_the_claim_and_exits_130() {
     assert!(alive(&pid));
     let started = Instant::now();
     Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
+        .args([signal, &child.0.id().to_string()])
         .status()
         .unwrap();
-    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    assert_eq!(child.0.wait().unwrap().code(), Some(code));
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(!alive(&pid), "the program outlived claimsh");
     let s = util::status(dir.path(), Some("h"), &["job.rhai"]);
@@ -313,7 +322,7 @@ fn each_runs_every_command_exactly_once_across_nodes_and_a_rerun_runs_nothing() 
         "--",
         "sh",
         "-c",
-        "mkdir -p out && touch runs/$(basename $1).$$ && cp $1 $2",
+        "touch runs/$(basename $1).$$ && cp $1 $2",
         "sh",
         "{}",
         "out/{stem}.txt",
