@@ -177,26 +177,56 @@ for k in ["hung", "spin", "quick"] {
 
 #[test]
 fn ctrl_c_during_exec_ends_the_program_releases_the_claim_and_exits_130() {
-    interrupt_during_exec("-INT", 130);
+    interrupt_during_exec("-INT", 130, &["job.rhai", "-j", "1", "-q"]);
+}
+
+/// `each` wraps `exec` in try/catch: an interruption must still release, not fail, the item.
+#[test]
+fn ctrl_c_during_each_releases_the_item_and_exits_130() {
+    interrupt_during_exec(
+        "-INT",
+        130,
+        &[
+            "each",
+            "job.rhai",
+            "--state",
+            ".claimsh/job",
+            "-j",
+            "1",
+            "-q",
+            "--",
+            "sh",
+            "-c",
+            SLOW,
+            "sh",
+            "{}",
+        ],
+    );
 }
 
 #[test]
 fn sigterm_during_exec_ends_the_program_releases_the_claim_and_exits_143() {
-    interrupt_during_exec("-TERM", 143);
+    interrupt_during_exec("-TERM", 143, &["job.rhai", "-j", "1", "-q"]);
 }
 
-fn interrupt_during_exec(signal: &str, code: i32) {
+/// A program that says its pid, then sleeps.
+const SLOW: &str = "echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 300";
+
+/// Run claimsh with `args`, send `signal` while the program runs.
+fn interrupt_during_exec(signal: &str, code: i32, args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     script(
         dir.path(),
         "job.rhai",
-        "if claim(\"slow\") {\n  exec([\"sh\", \"-c\", \"echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 300\"]);\n  done(\"slow\");\n}\n",
+        &format!(
+            "if claim(\"slow\") {{\n  exec([\"sh\", \"-c\", \"{SLOW}\"]);\n  done(\"slow\");\n}}\n"
+        ),
     );
     let mut child = Running::spawn(
         claimsh()
             .current_dir(dir.path())
             .env("CLAIMSH_HOST", "h")
-            .args(["job.rhai", "-j", "1", "-q"]),
+            .args(args),
     );
     child.wait_for_file(&dir.path().join("pid"));
     let pid = read(dir.path(), "pid");
