@@ -54,7 +54,8 @@ pub struct EachArgs {
     #[command(flatten)]
     pub options: RunOptions,
     /// The program and its arguments. `{}` is the file, `{stem}` its name without extension,
-    /// `{name}` its name, `{dir}` its folder; with none of them the file is appended.
+    /// `{name}` its name, `{dir}` its folder (GNU parallel's `{/.}`, `{/}`, `{//}` and `{.}` work
+    /// too); with none of them the file is appended.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }

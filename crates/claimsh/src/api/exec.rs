@@ -45,8 +45,9 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "fill(template: String, path: String) -> String",
-        about: "Replace {} (the path), {stem}, {name} and {dir} in a template, as `claimsh each` \
-                does: fill(\"out/{stem}.csv\", \"in/a.tif\") == \"out/a.csv\".",
+        about: "Replace {} (the path), {stem}, {name} and {dir} (also GNU parallel's {.} {/} {//} \
+                {/.}) in a template, as `claimsh each` does: fill(\"out/{stem}.csv\", \
+                \"in/a.tif\") == \"out/a.csv\".",
     },
 ];
 
@@ -81,7 +82,8 @@ fn shell(command: &str) -> Array {
     vec!["sh".into(), "-c".into(), command.into()]
 }
 
-/// Replace `{}`, `{stem}`, `{name}` and `{dir}` in one left-to-right pass (so a path that
+/// Replace `{}`, `{stem}`, `{name}` and `{dir}` (and GNU parallel's `{.}`, `{/}`, `{//}`,
+/// `{/.}`: the path without extension, name, folder, stem) in one left-to-right pass (so a path that
 /// itself contains braces is inserted as it is). `{dir}` of a bare file name is `.`.
 pub fn fill(template: &str, path: &str) -> String {
     let p = Path::new(path);
@@ -90,11 +92,19 @@ pub fn fill(template: &str, path: &str) -> String {
         Some(d) if !d.is_empty() => d,
         _ => ".".to_string(),
     };
+    let stem = part(p.file_stem()).unwrap_or_default();
+    let name = part(p.file_name()).unwrap_or_default();
+    let no_ext = p.with_extension("").to_string_lossy().into_owned();
+    // GNU parallel's spellings too, for those who have them in their fingers.
     let names = [
         ("{}", path.to_string()),
-        ("{stem}", part(p.file_stem()).unwrap_or_default()),
-        ("{name}", part(p.file_name()).unwrap_or_default()),
-        ("{dir}", dir),
+        ("{stem}", stem.clone()),
+        ("{name}", name.clone()),
+        ("{dir}", dir.clone()),
+        ("{.}", no_ext),
+        ("{/}", name),
+        ("{//}", dir),
+        ("{/.}", stem),
     ];
     let mut out = String::with_capacity(template.len() + path.len());
     let mut rest = template;
@@ -115,9 +125,11 @@ pub fn fill(template: &str, path: &str) -> String {
 
 /// Whether a template uses any placeholder `fill` replaces.
 pub fn has_placeholder(template: &str) -> bool {
-    ["{}", "{stem}", "{name}", "{dir}"]
-        .iter()
-        .any(|p| template.contains(p))
+    [
+        "{}", "{stem}", "{name}", "{dir}", "{.}", "{/}", "{//}", "{/.}",
+    ]
+    .iter()
+    .any(|p| template.contains(p))
 }
 
 /// `exec`'s options, checked.
@@ -590,6 +602,11 @@ mod tests {
         );
         assert_eq!(fill("naïve {} ü", "p"), "naïve p ü");
         assert!(has_placeholder("--in={}") && !has_placeholder("{x}"));
+        assert_eq!(
+            fill("{.} {/} {//} {/.}", "in/sub/b.c.txt"),
+            "in/sub/b.c b.c.txt in/sub b.c"
+        );
+        assert!(has_placeholder("{/.}.png"));
     }
 
     #[test]
