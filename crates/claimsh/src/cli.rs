@@ -18,14 +18,26 @@ pub const EXIT_USAGE: i32 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    // `claimsh SCRIPT ...`: `run`'s arguments, spelled out because clap leaves an
+    // `Option<RunArgs>` with a flattened struct inside always `None`.
+    /// The Rhai script to run.
+    script: Option<PathBuf>,
+    /// Arguments for the script (`ARGS` in the script).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
     #[command(flatten)]
-    run: Option<RunArgs>,
+    options: RunOptions,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a script (the default command).
     Run(RunArgs),
+    /// Run a program on every file matching a pattern, like GNU parallel, on every node.
+    ///
+    /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`
+    /// (no script needed; status, cleanup and logs take `--state .claimsh/each-...`).
+    Each(crate::each::EachArgs),
     /// Compile a script without running it; errors as file:line:col.
     Check {
         /// The script.
@@ -59,7 +71,8 @@ enum Command {
     },
     /// Print every script function with its signature and description.
     Api,
-    /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT on N nodes.
+    /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
+    /// nodes.
     Slurm(crate::commands::SlurmArgs),
 }
 
@@ -84,7 +97,7 @@ impl StateTarget {
     }
 }
 
-/// Options of `claimsh run`.
+/// `claimsh run`: the script, its arguments and the run options.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// The Rhai script.
@@ -92,10 +105,26 @@ pub struct RunArgs {
     /// Arguments for the script (`ARGS` in the script).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `args.jobs` rather than `args.options.jobs`: the options read as fields of the command.
+impl std::ops::Deref for RunArgs {
+    type Target = RunOptions;
+    fn deref(&self) -> &RunOptions {
+        &self.options
+    }
+}
+
+/// How to run: shared by `claimsh run` and `claimsh each`.
+#[derive(Args, Debug, Clone)]
+pub struct RunOptions {
     /// Script workers in this process [default: available cores].
     #[arg(short, long, env = "CLAIMSH_JOBS")]
     pub jobs: Option<usize>,
-    /// State directory [default: <script dir>/.claimsh/<script stem>/]; the same on every node.
+    /// State directory [default: <script dir>/.claimsh/<script stem>/; for `each`,
+    /// ./.claimsh/each-<hash of the command line>/]; the same on every node.
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Lease in whole seconds: a worker silent this long is presumed dead and its items retaken.
@@ -104,6 +133,9 @@ pub struct RunArgs {
     /// Claim items whose last attempt failed instead of skipping them.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Fail an item that runs longer than this (seconds; its programs are ended too).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub item_timeout: Option<f64>,
     /// Stop this process after N failed items in a row.
     #[arg(long)]
     pub max_failures: Option<u64>,
@@ -130,6 +162,14 @@ pub struct RunArgs {
     pub insights: bool,
 }
 
+/// A positive, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(s),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}
+
 /// `<script dir>/.claimsh/<script stem>/`.
 pub fn default_state(script: &Path) -> PathBuf {
     let dir = script.parent().unwrap_or(Path::new("."));
@@ -149,8 +189,14 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    let result = match (cli.command, cli.run) {
+    let run = cli.script.map(|script| RunArgs {
+        script,
+        args: cli.args,
+        options: cli.options,
+    });
+    let result = match (cli.command, run) {
         (Some(Command::Run(args)), _) | (None, Some(args)) => crate::runner::run(args),
+        (Some(Command::Each(args)), _) => crate::each::each(args),
         (Some(Command::Check { script }), _) => crate::commands::check(&script),
         (Some(Command::Status { target, json }), _) => crate::commands::status(&target, json),
         (

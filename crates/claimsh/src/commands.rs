@@ -168,9 +168,11 @@ pub fn api() -> anyhow::Result<i32> {
 
 /// Options of `claimsh slurm`.
 #[derive(clap::Args, Debug)]
+#[command(subcommand_negates_reqs = true)]
 pub struct SlurmArgs {
-    /// The script every array task runs.
-    pub script: PathBuf,
+    /// The script every array task runs (or `each ...`, see below).
+    #[arg(required = true)]
+    pub script: Option<PathBuf>,
     /// Number of array tasks (nodes).
     #[arg(long)]
     pub tasks: u32,
@@ -189,20 +191,71 @@ pub struct SlurmArgs {
     /// Extra sbatch options.
     #[arg(last = true)]
     pub sbatch: Vec<String>,
+    /// `claimsh slurm --tasks 8 each 'in/*.tif' -o 'out/{stem}.csv' -- CMD ...` instead of a
+    /// script.
+    #[command(subcommand)]
+    pub each: Option<SlurmEach>,
+}
+
+/// What an array task runs when it is not a script.
+#[derive(clap::Subcommand, Debug)]
+pub enum SlurmEach {
+    /// Every task runs `claimsh each` with these arguments, in the current folder.
+    Each(crate::each::EachArgs),
 }
 
 pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
-    let script = std::fs::canonicalize(&args.script)
-        .with_context(|| format!("script {}", args.script.display()))?;
     let exe = std::env::current_exe()?;
-    let state = crate::cli::default_state(&script);
+    let (name, state, run, path) = match (&args.each, &args.script) {
+        (Some(SlurmEach::Each(each)), _) => {
+            crate::each::slurm_line(each, &exe, args.cpus_per_task)?
+        }
+        (None, Some(script)) => {
+            let script = std::fs::canonicalize(script)
+                .with_context(|| format!("script {}", script.display()))?;
+            let state = crate::cli::default_state(&script);
+            let run = format!(
+                "exec {} run {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --state {} --no-progress\n",
+                exe.display(),
+                script.display(),
+                args.cpus_per_task,
+                state.display()
+            );
+            let stem = script
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("claimsh");
+            (
+                stem.to_string(),
+                state,
+                run,
+                script.with_extension("sbatch"),
+            )
+        }
+        (None, None) => anyhow::bail!("give a SCRIPT, or `each PATTERN -- CMD ...`"),
+    };
+    let text = sbatch_text(args, &name, &state, &run);
+    std::fs::create_dir_all(state.join("logs"))?;
+    std::fs::write(&path, &text)?;
+    println!("{text}");
+    eprintln!("wrote {}", path.display());
+    if args.submit {
+        let ok = std::process::Command::new("sbatch")
+            .arg(&path)
+            .status()?
+            .success();
+        if !ok {
+            anyhow::bail!("sbatch {} failed", path.display());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The job script: `#SBATCH` lines, then `run`.
+fn sbatch_text(args: &SlurmArgs, name: &str, state: &std::path::Path, run: &str) -> String {
     let mut text = String::from("#!/bin/bash\n");
-    let stem = script
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("claimsh");
     text += &format!(
-        "#SBATCH --job-name=claimsh-{stem}\n#SBATCH --array=0-{}\n",
+        "#SBATCH --job-name=claimsh-{name}\n#SBATCH --array=0-{}\n",
         args.tasks.saturating_sub(1)
     );
     text += &format!(
@@ -222,28 +275,8 @@ pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
     for o in &args.sbatch {
         text += &format!("#SBATCH {o}\n");
     }
-    text += &format!(
-        "exec {} run {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --state {} --no-progress\n",
-        exe.display(),
-        script.display(),
-        args.cpus_per_task,
-        state.display()
-    );
-    std::fs::create_dir_all(state.join("logs"))?;
-    let path = script.with_extension("sbatch");
-    std::fs::write(&path, &text)?;
-    println!("{text}");
-    eprintln!("wrote {}", path.display());
-    if args.submit {
-        let ok = std::process::Command::new("sbatch")
-            .arg(&path)
-            .status()?
-            .success();
-        if !ok {
-            anyhow::bail!("sbatch {} failed", path.display());
-        }
-    }
-    Ok(EXIT_OK)
+    text += run;
+    text
 }
 
 /// Global progress from the ledger: a bar on a terminal, plain lines otherwise.

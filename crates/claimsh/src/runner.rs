@@ -2,7 +2,7 @@
 //! rerun it while items seen held by others are unresolved (so a crashed node's items get done).
 
 use crate::api;
-use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunArgs, default_state};
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunArgs, RunOptions, default_state};
 use crate::worker::{Process, Worker};
 use anyhow::Context;
 use claim_core::{Ledger, LedgerOptions};
@@ -41,13 +41,43 @@ pub fn compile(path: &std::path::Path) -> Result<AST, i32> {
     }
 }
 
+/// What to run: a compiled script, where its relative paths start, its name for messages, its
+/// state directory and `ARGS`. `claimsh run` makes one from a script file, `claimsh each` from
+/// its built-in script.
+pub struct Job {
+    /// The compiled script.
+    pub ast: AST,
+    /// The folder relative paths resolve against.
+    pub dir: std::path::PathBuf,
+    /// The script's name in messages (`analyze.rhai:14:9: ...`).
+    pub name: String,
+    /// The state directory.
+    pub state: std::path::PathBuf,
+    /// `ARGS` in the script.
+    pub args: Vec<String>,
+}
+
+/// `claimsh run SCRIPT`.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ast = match compile(&args.script) {
-        Ok(ast) => Arc::new(ast),
+        Ok(ast) => ast,
         Err(code) => return Ok(code),
     };
     let script = std::fs::canonicalize(&args.script)?;
-    let state = args.state.clone().unwrap_or_else(|| default_state(&script));
+    let job = Job {
+        ast,
+        dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        name: args.script.display().to_string(),
+        state: args.state.clone().unwrap_or_else(|| default_state(&script)),
+        args: args.args.clone(),
+    };
+    run_job(job, &args.options)
+}
+
+/// Run a job with these options on `--jobs` workers; the exit code.
+pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
+    let ast = Arc::new(job.ast);
+    let state = job.state;
     let host = host_name();
     let options = LedgerOptions {
         lease: Duration::from_secs(args.lease),
@@ -96,8 +126,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let process = Arc::new(Process {
         ledger,
         once_ledger,
-        script_dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-        script_name: args.script.display().to_string(),
+        script_dir: job.dir,
+        script_name: job.name,
         host,
         workers: jobs,
         stop: stop.clone(),
@@ -107,6 +137,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         ast: ast.clone(),
         pool,
         par_progress,
+        item_timeout: args.item_timeout.map(Duration::from_secs_f64),
     });
     tracing::info!("{} workers, state {}", jobs, state.display());
     let progress =
@@ -118,12 +149,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .collect();
     std::thread::scope(|s| {
         for worker in &workers {
-            let (ast, args, script_failed) = (ast.clone(), &args, &script_failed);
+            let (ast, script_failed) = (ast.clone(), &script_failed);
+            let script_args = &job.args;
             s.spawn(move || {
                 let span =
                     tracing::info_span!("worker", host = %worker.process.host, id = worker.id);
                 let _enter = span.enter();
-                if !run_worker(worker.clone(), &ast, args) {
+                if !run_worker(worker.clone(), &ast, args, script_args) {
                     script_failed.store(true, Ordering::Relaxed);
                 }
             });
@@ -207,9 +239,9 @@ fn insights(workers: &[Arc<Worker>], pool: &claim_pool::Pool, wall: Duration) ->
 
 /// Run the script until nothing this worker saw is left unresolved. Returns false when the
 /// script failed outside any item.
-fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunArgs) -> bool {
+fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunOptions, script_args: &[String]) -> bool {
     let engine = api::engine(worker.clone(), args.max_operations);
-    let script_args: rhai::Array = args.args.iter().cloned().map(Dynamic::from).collect();
+    let script_args: rhai::Array = script_args.iter().cloned().map(Dynamic::from).collect();
     loop {
         worker.saw_busy.store(false, Ordering::Relaxed);
         let mut scope = Scope::new();

@@ -41,6 +41,8 @@ pub struct Process {
     pub pool: claim_pool::Pool,
     /// Where the running `par_map` is, for the progress bar.
     pub par_progress: Arc<ParProgress>,
+    /// `--item-timeout`: how long one item may run, from its claim to `done`/`fail`.
+    pub item_timeout: Option<Duration>,
 }
 
 /// Tasks finished and in all of the `par_map` running now (the latest to report, when several
@@ -99,6 +101,8 @@ pub struct Worker {
     pub current: Mutex<Option<String>>,
     /// Time in items, for `--insights`.
     pub times: Mutex<ItemTimes>,
+    /// When the current item runs out of time (`--item-timeout`).
+    pub deadline: Mutex<Option<Instant>>,
 }
 
 impl Worker {
@@ -114,6 +118,7 @@ impl Worker {
             finished: AtomicU64::new(0),
             current: Mutex::default(),
             times: Mutex::default(),
+            deadline: Mutex::default(),
         }
     }
 
@@ -139,6 +144,25 @@ impl Worker {
         if let Some(item) = item {
             self.lock_times().started = Some((item.to_string(), Instant::now()));
         }
+        let limit = item.and(self.process.item_timeout);
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) =
+            limit.map(|limit| Instant::now() + limit);
+    }
+
+    /// Why the running script code must stop now: `"interrupted"` (Ctrl-C, SIGTERM,
+    /// `--max-failures`) or `"timed out after N s"` (`--item-timeout`), else `None`. Checked by
+    /// the engine's progress callback, `sleep` and `exec`.
+    pub fn interruption(&self) -> Option<String> {
+        if self.stopping() {
+            return Some("interrupted".into());
+        }
+        let deadline = *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        match (deadline, self.process.item_timeout) {
+            (Some(at), Some(limit)) if Instant::now() >= at => {
+                Some(format!("timed out after {} s", limit.as_secs_f64()))
+            }
+            _ => None,
+        }
     }
 
     pub fn lock_times(&self) -> std::sync::MutexGuard<'_, ItemTimes> {
@@ -147,6 +171,7 @@ impl Worker {
 
     /// The current item ended (done or failed): add its time.
     fn item_ended(&self) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut times = self.lock_times();
         if let Some((item, started)) = times.started.take() {
             let took = started.elapsed();

@@ -38,7 +38,7 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "sleep(seconds: float)",
-        about: "Pause this worker.",
+        about: "Pause this worker (ends the script run on Ctrl-C or --item-timeout).",
     },
     FnDoc {
         signature: "wait_for(path: String, timeout_seconds: float) -> bool",
@@ -61,8 +61,10 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.on_print(move |msg| emit(&w, 1, msg));
     let w = worker.clone();
     engine.on_debug(move |msg, _, pos| emit(&w, 0, &format!("{pos:?}: {msg}")));
-    engine.register_fn("sleep", |seconds: f64| sleep(seconds));
-    engine.register_fn("sleep", |seconds: i64| sleep(seconds as f64));
+    let w = worker.clone();
+    engine.register_fn("sleep", move |seconds: f64| sleep(&w, seconds));
+    let w = worker.clone();
+    engine.register_fn("sleep", move |seconds: i64| sleep(&w, seconds as f64));
     let w = worker.clone();
     engine.register_fn("wait_for", move |path: &str, timeout: f64| {
         let path = w.resolve(path);
@@ -79,8 +81,19 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     });
 }
 
-fn sleep(seconds: f64) {
-    std::thread::sleep(Duration::from_secs_f64(seconds.max(0.0)));
+/// Sleep, but end the script run at once on Ctrl-C or when the item runs out of time.
+fn sleep(w: &Worker, seconds: f64) -> super::R<()> {
+    let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+    loop {
+        if let Some(why) = w.interruption() {
+            return Err(super::terminated(why));
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 /// Log `msg` at `level` (0 debug, 1 info, 2 warn, 3 error), tagged with the current item.

@@ -3,6 +3,8 @@
 //! reference cannot drift from the code).
 
 pub mod claims;
+pub mod exec;
+pub mod fasta;
 pub mod images;
 pub mod io;
 pub mod logging;
@@ -29,6 +31,8 @@ pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
         ("io", io::DOCS),
         ("logging", logging::DOCS),
         ("parallel", parallel::DOCS),
+        ("programs", exec::DOCS),
+        ("sequences", fasta::DOCS),
         ("images", images::DOCS),
     ]
 }
@@ -60,10 +64,15 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     if let Some(max) = max_operations {
         engine.set_max_operations(max);
     }
-    let stop = worker.process.stop.clone();
-    engine.on_progress(move |_| {
-        stop.load(std::sync::atomic::Ordering::Relaxed)
-            .then_some(rhai::Dynamic::from("interrupted"))
+    // Ctrl-C is one atomic load, checked at every operation; the item deadline takes a lock and
+    // a clock read, so it is checked every 256 operations (microseconds apart).
+    let w = worker.clone();
+    engine.on_progress(move |operations| {
+        if w.stopping() || operations % 256 == 0 {
+            w.interruption().map(rhai::Dynamic::from)
+        } else {
+            None
+        }
     });
     claims::register(&mut engine, &worker);
     paths::register(&mut engine, &worker);
@@ -71,13 +80,28 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     logging::register(&mut engine, &worker);
     parallel::register(&mut engine, &worker);
     images::register(&mut engine, &worker);
+    exec::register(&mut engine, &worker);
+    fasta::register(&mut engine, &worker);
     engine
+}
+
+/// A script error that `try`/`catch` cannot catch, ending the script run with `why`
+/// ("interrupted", "timed out after 2 s"), as the progress callback does.
+pub fn terminated(why: impl Into<String>) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorTerminated(
+        rhai::Dynamic::from(why.into()),
+        Position::NONE,
+    ))
 }
 
 /// Format an error with the script position: `analyze.rhai:14:9: message`.
 pub fn describe(script: &str, err: &EvalAltResult) -> String {
     let pos = err.position();
-    let mut text = err.to_string();
+    let mut text = match err {
+        // Rhai prints "Script terminated"; the token says why (interrupted, timed out).
+        EvalAltResult::ErrorTerminated(why, _) if why.is_string() => why.to_string(),
+        _ => err.to_string(),
+    };
     // Rhai appends " (line L, position C)"; we print the position in front instead.
     if let Some(at) = text.rfind(" (line ") {
         text.truncate(at);
@@ -111,6 +135,7 @@ mod tests {
             ast: Arc::new(rhai::AST::empty()),
             pool: claim_pool::Pool::new(1),
             par_progress: Default::default(),
+            item_timeout: None,
         };
         Arc::new(Worker::new(Arc::new(process), 0))
     }
