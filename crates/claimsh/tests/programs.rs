@@ -112,10 +112,9 @@ fn a_failing_program_in_a_claimed_list_names_status_and_stderr() {
     );
 }
 
-/// The list form records failures by position in ledger format 1; format 2 (being written in
-/// claim-core) records the item's own key. Un-ignore when it lands.
+/// The list form records a failure under the item's own key (ledger format 2), not by its
+/// position in the list.
 #[test]
-#[ignore = "needs ledger format 2: list failures under the item's own key"]
 fn a_failing_program_in_a_claimed_list_is_recorded_under_its_own_key() {
     let dir = tempfile::tempdir().unwrap();
     script(
