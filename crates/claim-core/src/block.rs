@@ -318,6 +318,8 @@ impl ListWalker {
         );
         let items = self.keep_uncontested(&name, positions)?;
         self.last_len = self.last_len.max(items.len());
+        let ids = items.iter().map(|&p| self.ids[p as usize]);
+        self.ledger.held().extend(ids);
         if items.is_empty() {
             claim.finish_block(Vec::new(), Vec::new())?;
             return Ok(Tried::Empty);
@@ -397,7 +399,7 @@ impl ListWalker {
     }
 
     fn publish(&self, block: BlockClaim) -> Result<()> {
-        let done = block.done.iter().map(|&p| self.ids[p as usize]).collect();
+        let done: Vec<ItemId> = block.done.iter().map(|&p| self.ids[p as usize]).collect();
         let failed = block
             .failed
             .iter()
@@ -407,7 +409,15 @@ impl ListWalker {
                 reason: reason.clone(),
             })
             .collect();
-        block.claim.finish_block(done, failed)
+        let result = block.claim.finish_block(done.clone(), failed);
+        if result.is_ok() {
+            self.ledger.index().note_items(&done);
+        }
+        let mut held = self.ledger.held();
+        for &p in &block.items {
+            held.remove(&self.ids[p as usize]);
+        }
+        result
     }
 
     fn block_len(&self) -> usize {

@@ -117,6 +117,7 @@ impl Claim {
     pub fn release(mut self) -> Result<()> {
         self.stop_heartbeat();
         let result = self.remove_own();
+        self.forget();
         self.ledger.changed();
         result
     }
@@ -138,10 +139,18 @@ impl Claim {
         self.ledger.shared.heartbeat.unregister(self.heartbeat_id);
     }
 
+    /// This process no longer holds the claim's item (after its outcome is published).
+    fn forget(&self) {
+        if let Place::Item(_) = self.place {
+            self.ledger.held().remove(&ItemId::of(&self.key));
+        }
+    }
+
     fn ended(&self, done: bool) {
         if let Place::Item(_) = self.place {
             self.ledger.index().note_item(ItemId::of(&self.key), done);
         }
+        self.forget();
         self.ledger.changed();
     }
 
@@ -152,13 +161,43 @@ impl Claim {
         let Place::Item(name) = &self.place else {
             return self.publish_block(Vec::new(), Vec::new());
         };
-        self.link_then_unlink(&store.done.join(name), "publish done")
+        let target = store.done.join(name);
+        let failed = store.failed.join(name);
+        let linked = std::fs::hard_link(self.path(), &target);
+        let taken = matches!(&linked, Err(e) if e.kind() == ErrorKind::AlreadyExists);
+        if taken && store.exists(&failed)? {
+            return self.replace_failure(&target, &failed);
+        }
+        self.check_link(&target, linked, "publish done")?;
+        store.remove(&self.path(), "remove claim")
     }
 
-    fn link_then_unlink(&self, target: &std::path::Path, action: &'static str) -> Result<()> {
+    /// Retrying a failed item: its failure record stands in `done/`; replace it by the claim.
+    fn replace_failure(&self, target: &std::path::Path, failed: &std::path::Path) -> Result<()> {
         let store = &self.ledger.shared.store;
-        let claim_path = self.path();
-        let linked = match std::fs::hard_link(&claim_path, target) {
+        std::fs::rename(self.path(), target).ctx("publish done", target)?;
+        let found = store.read(target)?.and_then(|b| ClaimRecord::parse(&b));
+        if found.as_ref().is_none_or(|r| r.token != self.record.token) {
+            return Err(self.lost(found));
+        }
+        store.remove(failed, "remove failure record")
+    }
+
+    /// Link the claim file to `target` and check the linked file carries our token.
+    fn link_checked(&self, target: &std::path::Path, action: &'static str) -> Result<()> {
+        self.check_link(target, std::fs::hard_link(self.path(), target), action)
+    }
+
+    /// Check the outcome of linking the claim file to `target`: the linked file must carry our
+    /// token.
+    fn check_link(
+        &self,
+        target: &std::path::Path,
+        linked: std::io::Result<()>,
+        action: &'static str,
+    ) -> Result<()> {
+        let store = &self.ledger.shared.store;
+        let linked = match linked {
             Ok(()) => true,
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(self.lost(None)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
@@ -172,22 +211,25 @@ impl Claim {
             }
             return Err(self.lost(found));
         }
-        store.remove(&claim_path, "remove claim")
+        Ok(())
     }
 
-    /// Like done: link into `failed/` first, so the item is never seen unclaimed and not
-    /// failed. A failure record left by an earlier attempt (when retrying) is replaced instead.
+    /// Like done: linked into `failed/` and then into `done/` (so a claimer's one `stat` of
+    /// `done/` sees it; `failed/` tells it apart), never leaving the item unclaimed and not
+    /// failed. A failure left by an earlier attempt (when retrying) is replaced instead.
     fn publish_failed(&self) -> Result<()> {
         let store = &self.ledger.shared.store;
         let Place::Item(name) = &self.place else {
             unreachable!("a block's items fail one by one (finish_block)")
         };
         let target = store.failed.join(name);
-        if !store.exists(&target)? {
-            return self.link_then_unlink(&target, "publish failed");
+        if store.exists(&target)? {
+            let private = self.fence()?;
+            return std::fs::rename(&private, &target).ctx("publish failed", target);
         }
-        let private = self.fence()?;
-        std::fs::rename(&private, &target).ctx("publish failed", target)
+        self.link_checked(&target, "publish failed")?;
+        self.link_checked(&store.done.join(name), "publish failed")?;
+        store.remove(&self.path(), "remove claim")
     }
 
     /// Write the block's finished record beside the live claim, then remove the claim.
@@ -204,6 +246,9 @@ impl Claim {
         let mut record = self.record.clone();
         record.held_ms = Some(self.since.elapsed().as_millis() as u64);
         if let Some(block) = record.block.as_mut() {
+            // The finished record names outcomes only: readers of a million-item ledger parse
+            // each id once.
+            block.items.clear();
             block.done = done.iter().map(|id| id.hex()).collect();
             block.failed = failed;
         }
@@ -252,6 +297,7 @@ impl Drop for Claim {
         if !self.finished {
             self.stop_heartbeat();
             let _ = self.remove_own();
+            self.forget();
             self.ledger.changed();
         }
     }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 /// A file in `blocks/` or `finished/`, as first read.
 enum BlockEntry {
-    Live(Vec<ItemId>),
+    Live,
     Finished {
         done: Vec<ItemId>,
         failed: Vec<ItemId>,
@@ -41,9 +41,11 @@ pub(crate) fn is_finished_block(name: &str) -> bool {
 }
 
 impl Index {
-    /// Whether `id` is done (by a per-item record or a block).
+    /// Whether `id` is done (by a per-item record or a block). A per-item failure is linked
+    /// into `done/` too; `failed/` tells it apart.
     pub fn is_done(&self, id: ItemId) -> bool {
-        self.done_items.contains(&id) || self.block_done.contains(&id)
+        (self.done_items.contains(&id) && !self.failed_items.contains(&id))
+            || self.block_done.contains(&id)
     }
 
     /// Whether `id`'s last attempt failed (and it is not done since).
@@ -73,7 +75,10 @@ impl Index {
 
     /// Every item id known to be done.
     pub fn done_ids(&self) -> impl Iterator<Item = ItemId> + '_ {
-        self.done_items.union(&self.block_done).copied()
+        self.done_items
+            .union(&self.block_done)
+            .copied()
+            .filter(|id| self.is_done(*id))
     }
 
     /// Every item id whose last attempt failed and that is not done.
@@ -94,11 +99,17 @@ impl Index {
 
     /// Note an item finished by this process (before the next listing shows it).
     pub fn note_item(&mut self, id: ItemId, done: bool) {
+        self.done_items.insert(id);
         if done {
-            self.done_items.insert(id);
+            self.failed_items.remove(&id);
         } else {
             self.failed_items.insert(id);
         }
+    }
+
+    /// Note items finished in a block of this process (before the next listing shows it).
+    pub fn note_items(&mut self, done: &[ItemId]) {
+        self.block_done.extend(done.iter().copied());
     }
 
     /// Re-list `done/`, `failed/`, `claims/` and `blocks/`.
@@ -138,42 +149,35 @@ impl Index {
     /// every live claim again (a live name is reused when a block is formed again from the same
     /// first item, with other items; there are only as many as there are workers).
     pub fn refresh_blocks(&mut self, store: &Store) -> Result<()> {
-        // Live claims first, then finished records (see `Store::finished`).
         // No `blocks/`: no list was ever walked here, so there is nothing to learn (the cheap
         // answer for a ledger used one item at a time).
         let Some(live) = store.names_if_exists(&store.blocks)? else {
             return Ok(());
         };
-        let mut names: HashSet<String> = live.into_iter().collect();
-        names.extend(store.names(&store.finished)?);
-        let gone: Vec<String> = self
-            .blocks
-            .iter()
-            .filter(|(n, e)| !names.contains(*n) || matches!(e, BlockEntry::Live(_)))
-            .map(|(n, _)| n.clone())
-            .collect();
-        let forgot_finished = gone.iter().any(|n| is_finished_block(n));
-        for name in gone {
-            if let Some(BlockEntry::Live(items)) = self.blocks.remove(&name) {
-                for id in items {
-                    if let Some(names) = self.block_live.get_mut(&id) {
-                        names.retain(|n| *n != name);
-                        if names.is_empty() {
-                            self.block_live.remove(&id);
-                        }
-                    }
-                }
-            }
+        // Live claims are listed *and read* before `finished/` is listed: one that finishes
+        // meanwhile (gone when read) published its record before, so the listing finds it.
+        self.forget_live();
+        for name in live {
+            self.learn_block(store, name)?;
         }
-        if forgot_finished {
+        let finished: HashSet<String> = store.names(&store.finished)?.into_iter().collect();
+        let before = self.blocks.len();
+        self.blocks
+            .retain(|n, e| matches!(e, BlockEntry::Live) || finished.contains(n));
+        if self.blocks.len() < before {
             self.recount_finished();
         }
-        for name in names {
+        for name in finished {
             if !self.blocks.contains_key(&name) {
                 self.learn_block(store, name)?;
             }
         }
         Ok(())
+    }
+
+    fn forget_live(&mut self) {
+        self.blocks.retain(|_, e| !matches!(e, BlockEntry::Live));
+        self.block_live.clear();
     }
 
     fn learn_block(&mut self, store: &Store, name: String) -> Result<()> {
@@ -204,7 +208,7 @@ impl Index {
             for id in &items {
                 self.block_live.entry(*id).or_default().push(name.clone());
             }
-            BlockEntry::Live(items)
+            BlockEntry::Live
         };
         self.blocks.insert(name, entry);
         Ok(())
@@ -225,7 +229,7 @@ impl Index {
     pub fn live_blocks(&self) -> impl Iterator<Item = &str> {
         self.blocks
             .iter()
-            .filter(|(_, e)| matches!(e, BlockEntry::Live(_)))
+            .filter(|(_, e)| matches!(e, BlockEntry::Live))
             .map(|(n, _)| n.as_str())
     }
 

@@ -10,6 +10,7 @@ use crate::key::{self, ItemId};
 use crate::record::{BlockRecord, ClaimRecord};
 use crate::stale::{Observer, Verdict};
 use crate::store::Store;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -69,6 +70,9 @@ pub(crate) struct Shared {
     pub heartbeat: Heartbeat,
     pub observer: Observer,
     pub index: Mutex<Index>,
+    /// Items held by claims of this process (alone or in blocks): its workers learn of each
+    /// other's items here, without a file operation.
+    pub held: Mutex<HashSet<ItemId>>,
     /// Bumped (and waiters woken) whenever a claim of this process ends.
     changes: (Mutex<u64>, Condvar),
 }
@@ -107,6 +111,7 @@ impl Ledger {
             heartbeat: Heartbeat::new(options.lease / 4),
             observer: Observer::default(),
             index: Mutex::default(),
+            held: Mutex::default(),
             changes: Default::default(),
             lease: options.lease,
             retry_failed: options.retry_failed,
@@ -166,6 +171,10 @@ impl Ledger {
         self.shared.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn held(&self) -> MutexGuard<'_, HashSet<ItemId>> {
+        self.shared.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Re-read what is done, failed and held (a directory listing each; records only for names
     /// not seen before).
     pub fn refresh(&self) -> Result<()> {
@@ -179,6 +188,19 @@ impl Ledger {
         if let Some(finished) = self.known_finished(id) {
             return Ok(finished);
         }
+        // Reserve the item in this process first: a sibling worker then sees it held without
+        // touching the filesystem, even while this claim is still being made.
+        if !self.held().insert(id) {
+            return Ok(Claimed::Busy);
+        }
+        let answer = self.claim_on_disk(key, id);
+        if !matches!(answer, Ok(Claimed::Won(_))) {
+            self.held().remove(&id);
+        }
+        answer
+    }
+
+    fn claim_on_disk(&self, key: &str, id: ItemId) -> Result<Claimed> {
         let name = key::file_name(key);
         for _attempt in 0..4 {
             let record = self.new_record(key, None, None);
@@ -246,12 +268,16 @@ impl Ledger {
         let Place::Item(name) = &place else {
             unreachable!("blocks are checked by their walker")
         };
-        let answer = if store.exists(&store.done.join(name))? {
-            Some(Claimed::Done)
-        } else if !self.shared.retry_failed && store.exists(&store.failed.join(name))? {
-            Some(Claimed::Failed)
-        } else {
+        // A failure is linked into `done/` too (after `failed/`), so one `stat` answers both;
+        // `failed/` is looked at only when something is there.
+        let answer = if !store.exists(&store.done.join(name))? {
             self.block_answer(id)?
+        } else if !store.exists(&store.failed.join(name))? {
+            Some(Claimed::Done)
+        } else if self.shared.retry_failed {
+            self.block_answer(id)?
+        } else {
+            Some(Claimed::Failed)
         };
         if let Some(answer) = answer {
             // Nobody else can hold a claim created microseconds ago: remove it directly.

@@ -32,7 +32,8 @@
 //! <state>/FORMAT            format marker
 //!         claims/<name>     live per-item claims, one JSON ClaimRecord each
 //!         done/<name>       items done one by one (the claim record that finished them)
-//!         failed/<name>     items failed one by one (record with "reason")
+//!         failed/<name>     items failed one by one (record with "reason"; also linked into
+//!                           done/, so one stat answers "finished?"; failed/ tells them apart)
 //!         blocks/<list>.<first item id>                 live block claims: record + item ids
 //!         finished/<list>.<first item id>.<token>.fin   finished blocks: done ids, failures
 //!         lists/<list>.json, lists/<list>.ids         each walked list: total, item ids
@@ -46,10 +47,10 @@
 //! ## Transitions
 //!
 //! ```text
-//!            claim: open(claims/N, O_CREAT|O_EXCL), write record, then check done/N, failed/N
+//!            claim: open(claims/N, O_CREAT|O_EXCL), write record, then check done/N
 //!   (none) ──────  and blocks/ (if any list was ever walked) ──────────▶ claims/N
 //!   claims/N ── done ──▶ link to done/N ──(token is ours)──▶ unlink claims/N   final
-//!   claims/N ── fail ──▶ tmp/fence-* ──(token is ours)──▶ failed/N    retried only on request
+//!   claims/N ── fail ──▶ link to failed/N, then done/N ──(token is ours)──▶ unlink claims/N
 //!   claims/N ── release / drop ──▶ tmp/fence-* ──(token is ours)──▶ deleted
 //!   claims/N ── takeover (stale) ──▶ tmp/steal-* ──(same content)──▶ deleted, then claim
 //!   blocks/B ── finish ──▶ link finished/B.<token>.fin (done + failed ids) ──▶ fence, delete B
@@ -66,9 +67,9 @@
 //! ## Metadata cost
 //!
 //! Every open, stat, link, rename and unlink is a round trip to a network file server. A won
-//! per-item claim and its `done` cost 7: create, stat `done/`, stat `failed/`, list `blocks/`
-//! (one failed open while no list was ever walked; then `blocks/` and `finished/` are listed),
-//! link, read back, unlink. A block of `n` items costs about twenty for all `n` (create, five
+//! per-item claim and its `done` cost 6: create, stat `done/`, list `blocks/` (one failed open
+//! while no list was ever walked; then `blocks/` and `finished/` are listed), link, read back,
+//! unlink. Workers of one process see each other's items in memory, at no cost. A block of `n` items costs about twenty for all `n` (create, five
 //! listings, publish, fence, delete). Directory listings are not atomic, so whenever two
 //! folders are listed to learn one thing, the one a file leaves is listed before the one it
 //! reaches (`claims/` before `done/`, `blocks/` before `finished/`).

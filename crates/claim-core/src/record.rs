@@ -55,7 +55,8 @@ pub struct ClaimRecord {
 pub struct BlockRecord {
     /// Name of the list the block was formed from (for messages and status).
     pub list: String,
-    /// The items reserved by this block.
+    /// Live claims only: the items reserved by this block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
     /// Finished records only: the items processed and done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -364,6 +364,13 @@ impl Ledger {
             removed.push(format!("failure record {}", failure.key));
         }
         for name in store.names(&store.failed)? {
+            // The failure's link in `done/` first (then the item is claimable), unless a retry
+            // replaced it with a done record meanwhile.
+            let in_done = store.done.join(&name);
+            let record = store.read(&in_done)?.and_then(|b| ClaimRecord::parse(&b));
+            if record.is_some_and(|r| r.reason.is_some()) {
+                store.remove(&in_done, "remove failure record")?;
+            }
             store.remove(&store.failed.join(&name), "remove failure record")?;
         }
         for (name, mut record) in self.finished_blocks()? {

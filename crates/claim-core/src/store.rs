@@ -126,12 +126,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Read a file; `None` if it vanished.
+    /// Read a file; `None` if it vanished. One `open` (no `stat` for a size hint, as
+    /// `std::fs::read` makes: each is a round trip to a network file server).
     pub fn read(&self, path: &Path) -> Result<Option<Vec<u8>>> {
-        match std::fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).ctx("read", path),
+        use std::io::Read;
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).ctx("read", path),
+        };
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => return Ok(Some(bytes)),
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).ctx("read", path),
+            }
         }
     }
 
