@@ -453,3 +453,44 @@ fn cleanup_removes_temporary_files_orphaned_by_a_crash_and_keeps_fresh_ones() {
     assert_eq!(removed, ["orphaned temporary file tmp/finish-crashed"]);
     assert!(!orphan.exists() && fresh.exists());
 }
+
+/// Regression: a block that finished between the listing of `blocks/` and the reading of its
+/// claim was invisible to the reader, whose next block took its items again.
+#[test]
+fn walkers_of_four_processes_racing_hand_out_each_item_once() {
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = keys(3000);
+        let seen = std::sync::Mutex::new(std::collections::HashMap::<String, u32>::new());
+        std::thread::scope(|s| {
+            for p in 0..4 {
+                let (dir, keys, seen) = (dir.path(), keys.clone(), &seen);
+                s.spawn(move || {
+                    let ledger = open(dir, &format!("r{round}p{p}"));
+                    let mut walker = ledger.walk(keys).unwrap();
+                    loop {
+                        while let Some(mut block) = walker.next_block().unwrap() {
+                            for i in block.items().to_vec() {
+                                let key = walker.key(i).to_string();
+                                *seen.lock().unwrap().entry(key).or_insert(0) += 1;
+                                block.done_item(i);
+                            }
+                            walker.complete(block).unwrap();
+                        }
+                        if !walker.saw_busy() {
+                            break;
+                        }
+                        walker.restart().unwrap();
+                    }
+                });
+            }
+        });
+        let seen = seen.into_inner().unwrap();
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "round {round}: handed out twice: {twice:?}"
+        );
+        assert_eq!(seen.len(), 3000, "round {round}: items missed");
+    }
+}
