@@ -62,8 +62,9 @@ fn a_bootstrap_with_rng_and_resample_is_the_same_in_parallel_and_in_serial() {
         dir.path(),
         r#"
 let data = [4.1, 5.3, 3.9, 6.2, 5.0, 4.8, 5.7, 6.9];
-let seeds = range(0, 2000).collect();
-write_text("par.txt", `${par_map(seeds, |seed| mean(resample(data, rng(seed))))}`);
+let seeds = [];
+for i in 0..2000 { seeds.push(i); }
+write_text("par.txt", `${par_map(0..2000, |seed| mean(resample(data, rng(seed))))}`);
 write_text("serial.txt", `${seeds.map(|seed| mean(resample(data, rng(seed))))}`);
 "#,
     );

@@ -206,7 +206,7 @@ mod tests {
             ("()", "()"),
             ("1.0 / 0.0", "not a finite number"),
             ("[1, 0.0 / 0.0]", "not a finite number"),
-            ("#{f: Fn(\"print\")}", "Fn"),
+            ("#{f: |x| x}", "Fn"),
             ("blob(2)", "blob"),
         ] {
             let err = key_of(item).unwrap_err();

@@ -135,6 +135,9 @@ impl Rng {
     /// ```
     pub fn normal(&mut self, mean: Dynamic, sd: Dynamic) -> R<FLOAT> {
         let (mean, sd) = (number(&mean, "r.normal")?, number(&sd, "r.normal")?);
+        if sd < 0.0 {
+            return Err(script_error(format!("r.normal({mean}, {sd}): sd is negative")));
+        }
         let normal = rand_distr::Normal::new(mean, sd)
             .map_err(|e| script_error(format!("r.normal({mean}, {sd}): {e}")))?;
         Ok(self.with(|g| rand_distr::Distribution::sample(&normal, g)))
@@ -402,8 +405,10 @@ pub fn linspace(a: Dynamic, b: Dynamic, n: INT) -> R<Array> {
     let mut out: Array = (0..n)
         .map(|i| {
             let i = i as f64;
-            // numpy's fallback when the step underflows to 0: scale before multiplying.
-            let y = if step == 0.0 {
+            // numpy's fallbacks: one point (no step) and a step that underflows to 0.
+            let y = if div == 0.0 {
+                i * delta
+            } else if step == 0.0 {
                 i / div * delta
             } else {
                 i * step
@@ -485,8 +490,6 @@ pub fn register(engine: &mut Engine) {
         .register_fn("int", Rng::int)
         .register_fn("normal", Rng::normal)
         .register_fn("choice", Rng::choice)
-        .register_fn("to_string", |_: &mut Rng| "Rng".to_string())
-        .register_fn("to_debug", |_: &mut Rng| "Rng".to_string())
         .register_fn("resample", resample)
         .register_fn("shuffle", shuffle)
         .register_fn("sum", sum)

@@ -136,10 +136,11 @@ fn rng_sequences_are_pinned() {
     assert_eq!(sample, GOLDEN_RESAMPLE, "resample(.., rng(3))");
 }
 
-const GOLDEN_FLOATS: [f64; 3] = [0.0, 0.0, 0.0];
-const GOLDEN_INTS: [INT; 8] = [0; 8];
-const GOLDEN_NORMAL: f64 = 0.0;
-const GOLDEN_RESAMPLE: [INT; 5] = [0; 5];
+// Recorded from rand_chacha 0.9.0, rand 0.9.5, rand_distr 0.5.1 (Cargo.lock).
+const GOLDEN_FLOATS: [f64; 3] = [0.6818961923066714, 0.950275407672484, 0.4275164028565197];
+const GOLDEN_INTS: [INT; 8] = [15, 16, 70, 72, 60, 35, 8, 84];
+const GOLDEN_NORMAL: f64 = 9.530305882888157;
+const GOLDEN_RESAMPLE: [INT; 5] = [10, 40, 40, 10, 50];
 
 #[test]
 fn a_generator_is_shared_by_its_copies_and_independent_of_others() {

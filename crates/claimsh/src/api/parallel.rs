@@ -18,13 +18,14 @@
 
 use super::{FnDoc, R, script_error};
 use crate::worker::Worker;
-use rhai::{AST, Array, Dynamic, Engine, FnPtr, NativeCallContext};
+use rhai::{AST, Array, Dynamic, Engine, FnPtr, INT, NativeCallContext};
+use std::ops::{Range, RangeInclusive};
 use std::sync::Arc;
 
 pub const DOCS: &[FnDoc] = &[
     FnDoc {
-        signature: "par_map(items: Array, f: Fn) -> Array",
-        about: "Apply f to every element on all cores; results in input order. Captured variables are read-only copies per thread.",
+        signature: "par_map(items: Array | Range, f: Fn) -> Array",
+        about: "Apply f to every element (or every int of a range such as 0..n) on all cores; results in input order. Captured variables are read-only copies per thread.",
     },
     FnDoc {
         signature: "par_map_unordered(items: Array, f: Fn) -> Array",
@@ -106,12 +107,31 @@ fn run(w: &Worker, ctx: &NativeCallContext, items: &Array, f: &FnPtr, what: &str
         })
 }
 
+/// The elements of a range, for `par_map(0..n, f)`.
+fn range_items(range: impl Iterator<Item = INT>) -> Array {
+    range.map(Dynamic::from_int).collect()
+}
+
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
     engine.register_fn(
         "par_map",
         move |ctx: NativeCallContext, items: Array, f: FnPtr| -> R<Array> {
             run(&w, &ctx, &items, &f, "par_map")
+        },
+    );
+    let w = worker.clone();
+    engine.register_fn(
+        "par_map",
+        move |ctx: NativeCallContext, items: Range<INT>, f: FnPtr| -> R<Array> {
+            run(&w, &ctx, &range_items(items), &f, "par_map")
+        },
+    );
+    let w = worker.clone();
+    engine.register_fn(
+        "par_map",
+        move |ctx: NativeCallContext, items: RangeInclusive<INT>, f: FnPtr| -> R<Array> {
+            run(&w, &ctx, &range_items(items), &f, "par_map")
         },
     );
     let w = worker.clone();
