@@ -521,7 +521,9 @@ impl<T, S, I, F> ChunkRun<'_, '_, T, S, I, F> {
         };
         me.busy = started.elapsed();
         if let Some(progress) = &pool.progress {
-            let before = shared.finished.fetch_add(self.slice.len(), Ordering::Relaxed);
+            let before = shared
+                .finished
+                .fetch_add(self.slice.len(), Ordering::Relaxed);
             progress(before + self.slice.len(), shared.total);
         }
         {

@@ -107,7 +107,10 @@ fn write_value(out: &mut String, value: &Dynamic) -> Result<(), String> {
         }
         out.push(']');
     } else {
-        return Err(format!("a value of type {} cannot be an item", value.type_name()));
+        return Err(format!(
+            "a value of type {} cannot be an item",
+            value.type_name()
+        ));
     }
     Ok(())
 }
@@ -189,12 +192,18 @@ mod tests {
             ("#{growth: 0.1, capacity: 50}", "capacity=50,growth=0.1"),
             ("#{b: 1, a: #{d: 2, c: [1, 2.5]}}", "a={c=[1,2.5],d=2},b=1"),
             (r#"#{name: "x,y=z", n: 1}"#, r#"n=1,name="x,y=z""#),
-            (r#"#{"two words": 1, Z: 2, a: 3}"#, r#"Z=2,a=3,"two words"=1"#),
+            (
+                r#"#{"two words": 1, Z: 2, a: 3}"#,
+                r#"Z=2,a=3,"two words"=1"#,
+            ),
             ("#{}", "{}"),
             ("#{a: #{}}", "a={}"),
             ("[]", "[]"),
             (r#"[1, "a", 'c', true, [2.0]]"#, r#"[1,"a","c",true,[2.0]]"#),
-            (r#"["q\"uote", "back\\slash", "new\nline", "\t"]"#, r#"["q\"uote","back\\slash","new\nline","\t"]"#),
+            (
+                r#"["q\"uote", "back\\slash", "new\nline", "\t"]"#,
+                r#"["q\"uote","back\\slash","new\nline","\t"]"#,
+            ),
         ] {
             assert_eq!(key_of(item).as_deref(), Ok(key), "key of {item}");
         }

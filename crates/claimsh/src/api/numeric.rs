@@ -136,7 +136,9 @@ impl Rng {
     pub fn normal(&mut self, mean: Dynamic, sd: Dynamic) -> R<FLOAT> {
         let (mean, sd) = (number(&mean, "r.normal")?, number(&sd, "r.normal")?);
         if sd < 0.0 {
-            return Err(script_error(format!("r.normal({mean}, {sd}): sd is negative")));
+            return Err(script_error(format!(
+                "r.normal({mean}, {sd}): sd is negative"
+            )));
         }
         let normal = rand_distr::Normal::new(mean, sd)
             .map_err(|e| script_error(format!("r.normal({mean}, {sd}): {e}")))?;

@@ -63,17 +63,42 @@ fn statistics_equal_numpys_to_the_bit() {
     assert!(cases.len() > 15, "the fixture has its cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let values: Array = case["values"].as_array().unwrap().iter().map(value).collect();
+        let values: Array = case["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(value)
+            .collect();
         let got = |script: &str| as_f64(&eval_with(&engine, &values, script));
         assert_same(&format!("{name} sum"), got("sum(a)"), float(&case["sum"]));
-        assert_same(&format!("{name} mean"), got("mean(a)"), float(&case["mean"]));
+        assert_same(
+            &format!("{name} mean"),
+            got("mean(a)"),
+            float(&case["mean"]),
+        );
         assert_same(&format!("{name} std"), got("std(a)"), float(&case["std"]));
         if !case["std1"].is_null() {
-            assert_same(&format!("{name} std1"), got("std(a, 1)"), float(&case["std1"]));
+            assert_same(
+                &format!("{name} std1"),
+                got("std(a, 1)"),
+                float(&case["std1"]),
+            );
         }
-        assert_same(&format!("{name} median"), got("median(a)"), float(&case["median"]));
-        assert_same(&format!("{name} min"), got("min_of(a)"), float(&case["min"]));
-        assert_same(&format!("{name} max"), got("max_of(a)"), float(&case["max"]));
+        assert_same(
+            &format!("{name} median"),
+            got("median(a)"),
+            float(&case["median"]),
+        );
+        assert_same(
+            &format!("{name} min"),
+            got("min_of(a)"),
+            float(&case["min"]),
+        );
+        assert_same(
+            &format!("{name} max"),
+            got("max_of(a)"),
+            float(&case["max"]),
+        );
         for pair in case["quantiles"].as_array().unwrap() {
             let q = float(&pair[0]);
             assert_same(
@@ -89,11 +114,20 @@ fn statistics_equal_numpys_to_the_bit() {
 fn linspace_equals_numpys_to_the_bit() {
     let engine = engine();
     for case in fixtures()["linspace"].as_array().unwrap() {
-        let (a, b, n) = (float(&case["a"]), float(&case["b"]), case["n"].as_i64().unwrap());
+        let (a, b, n) = (
+            float(&case["a"]),
+            float(&case["b"]),
+            case["n"].as_i64().unwrap(),
+        );
         let got: Array = engine
             .eval(&format!("linspace({a:?}, {b:?}, {n})"))
             .unwrap();
-        let want: Vec<f64> = case["values"].as_array().unwrap().iter().map(float).collect();
+        let want: Vec<f64> = case["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(float)
+            .collect();
         assert_eq!(got.len(), want.len(), "linspace({a}, {b}, {n})");
         for (g, w) in got.iter().zip(&want) {
             assert_same(&format!("linspace({a}, {b}, {n})"), as_f64(g), *w);
@@ -206,7 +240,9 @@ fn grid_order_is_pinned() {
     let mut want = Vec::new();
     for capacity in [50, 100, 200] {
         for growth in ["0.1", "0.2"] {
-            want.push(format!("#{{\"a\": true, \"capacity\": {capacity}, \"growth\": {growth}}}"));
+            want.push(format!(
+                "#{{\"a\": true, \"capacity\": {capacity}, \"growth\": {growth}}}"
+            ));
         }
     }
     assert_eq!(got, want);
@@ -237,7 +273,10 @@ fn bad_input_is_an_error_not_a_panic() {
         ("grid(#{})", "no axes"),
         ("grid(#{a: 1})", "must be an array"),
         ("grid(#{a: [], b: [1]})", "no values"),
-        ("grid(#{a: linspace(0, 1, 5000), b: linspace(0, 1, 5000)})", "limit"),
+        (
+            "grid(#{a: linspace(0, 1, 5000), b: linspace(0, 1, 5000)})",
+            "limit",
+        ),
     ] {
         let err = engine.eval::<Dynamic>(script).unwrap_err().to_string();
         assert!(err.contains(says), "{script}: {err:?} should say {says:?}");
