@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "rng(seed: int) -> Rng",
-        about: "A seeded generator (ChaCha8): the same seed gives the same numbers on every node, thread and run.",
+        about: "A seeded generator (ChaCha8): the same seed gives the same numbers on every node, thread and run. In par_map, make one per element: |i| mean(resample(data, rng(i))).",
     },
     FnDoc {
         signature: "Rng.float() -> float",
@@ -86,6 +86,10 @@ pub const DOCS: &[FnDoc] = &[
 ///
 /// The algorithm is ChaCha8 (`rand_chacha`), seeded with `seed_from_u64`; integers come from
 /// `rand` 0.9's uniform sampler. A golden test pins the sequences, so any change is deliberate.
+///
+/// In `par_map`, make one generator per element from the element (`|i| ... rng(i) ...`): the
+/// answer is then the same on any number of cores. A generator captured by the closure is one
+/// state shared by every thread, so which element gets which numbers depends on scheduling.
 #[derive(Clone)]
 pub struct Rng(Arc<Mutex<ChaCha8Rng>>);
 
