@@ -92,6 +92,10 @@ fn writing_a_captured_variable_inside_par_map_is_an_error() {
     let err = text(&out.stderr);
     assert!(err.contains("par_for: element"), "{err}");
     assert!(err.to_lowercase().contains("constant"), "{err}");
+    assert!(
+        err.contains("read-only copies"),
+        "the error explains: {err}"
+    );
 }
 
 /// Captures the closure reads are still the values at the time of the call, every call.

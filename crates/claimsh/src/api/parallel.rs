@@ -98,8 +98,13 @@ fn run(w: &Worker, ctx: &NativeCallContext, items: &Array, f: &FnPtr, what: &str
         .map(|(out, _, _)| out)
         .map_err(|errors| {
             let first = &errors[0];
+            let hint = if first.message.contains("constant") {
+                " (captured variables are read-only copies inside a parallel map: return values instead)"
+            } else {
+                ""
+            };
             script_error(format!(
-                "{what}: element {} failed: {} ({} failed in all)",
+                "{what}: element {} failed: {}{hint} ({} failed in all)",
                 first.index,
                 first.message,
                 errors.len()
