@@ -66,8 +66,9 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     }
     let stop = worker.process.stop.clone();
     // Rhai calls this on every operation: `then`, not `then_some`, so the message is built only
-    // when stopping (built eagerly, it was a string and an allocation per operation: a quarter
-    // of the time of an arithmetic loop, issue 19).
+    // when stopping. Built eagerly it was a string, an allocation and a free per operation:
+    // about a fifth of the CPU time of the bootstrap loop (2.7 s → 2.2 s for 50 000 resamples,
+    // issue 19).
     engine.on_progress(move |_| {
         stop.load(std::sync::atomic::Ordering::Relaxed)
             .then(|| rhai::Dynamic::from("interrupted"))
