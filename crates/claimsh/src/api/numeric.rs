@@ -7,6 +7,10 @@
 //! `np.add.reduce`, population `std`, `quantile` by linear interpolation), pinned by fixtures that
 //! `scripts/fixtures/numeric_fixtures.py` generates with numpy. Bad input (an empty array, a
 //! string among the numbers, `lo >= hi`) is a script error, never a panic.
+//!
+//! On a large constant or captured array, prefer the method form, `data.mean()`: Rhai hands
+//! `mean(data)` a copy of such a variable (a deep copy of the array on every call; 3.7x the time
+//! of the mean itself for a million values) and `data.mean()` the variable itself.
 
 use super::{FnDoc, R, script_error};
 use rand::{Rng as _, SeedableRng, seq::SliceRandom};
