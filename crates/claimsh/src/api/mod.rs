@@ -7,7 +7,9 @@ pub mod exec;
 pub mod fasta;
 pub mod images;
 pub mod io;
+pub mod item_key;
 pub mod logging;
+pub mod numeric;
 pub mod parallel;
 pub mod paths;
 
@@ -33,6 +35,8 @@ pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
         ("parallel", parallel::DOCS),
         ("programs", exec::DOCS),
         ("sequences", fasta::DOCS),
+        ("numeric", numeric::DOCS),
+        ("item keys", item_key::DOCS),
         ("images", images::DOCS),
     ]
 }
@@ -79,6 +83,8 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     io::register(&mut engine, &worker);
     logging::register(&mut engine, &worker);
     parallel::register(&mut engine, &worker);
+    numeric::register(&mut engine);
+    item_key::register(&mut engine);
     images::register(&mut engine, &worker);
     exec::register(&mut engine, &worker);
     fasta::register(&mut engine, &worker);
