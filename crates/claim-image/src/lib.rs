@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+mod adaptive;
 mod error;
 mod filters;
 mod image;
@@ -38,4 +39,6 @@ pub use image::{Image, Labels, Mask};
 pub use io::{load_image, load_stack, save_image_u16, save_labels, save_mask, save_overlay};
 pub use matching::{MatchCounts, match_labels};
 pub use measure::{RegionProps, measure};
-pub use watershed::{WatershedOptions, typical_radius, watershed, watershed_by_intensity};
+pub use watershed::{
+    WatershedOptions, distance_map, typical_radius, watershed, watershed_by_intensity,
+};

@@ -111,10 +111,20 @@ fn depth_at_least(mask: &Mask, i: usize, d: f64) -> bool {
     true
 }
 
+/// Objects whose largest inscribed disk has a smaller radius than this (thinner than 5 px)
+/// are taken for specks of noise by [`typical_radius`].
+pub const SPECK_RADIUS: f64 = 2.5;
+
 /// The typical radius of the objects of `mask` (pixels): the median, over its 8-connected
 /// objects, of the largest distance from an object pixel to the background (the radius of the
-/// largest disk that fits inside). Clumps of round objects have about the radius of one of
-/// them, so touching nuclei do not inflate the estimate. 0 for an empty mask.
+/// largest disk that fits inside). Clumps of round nuclei have about the radius of one of them,
+/// so touching nuclei do not inflate it. Specks thinner than 5 px ([`SPECK_RADIUS`]) are left
+/// out while any thicker object exists: on a dark, noisy background they can outnumber the
+/// nuclei (one real image: 4 px with them, 14 px without, 16.5 px by hand). 0 for an empty
+/// mask.
+///
+/// Why not weight by area: a crowded tissue that thresholds into one band would then set the
+/// radius to the band's half-width.
 pub fn typical_radius(mask: &Mask) -> f64 {
     let labels = mask.label(8);
     let dist = distance(mask);
@@ -122,12 +132,25 @@ pub fn typical_radius(mask: &Mask) -> f64 {
     for (&l, &d) in labels.data.iter().zip(&dist.data) {
         deepest[l as usize] = deepest[l as usize].max(d);
     }
-    let mut radii: Vec<f32> = deepest.into_iter().skip(1).collect();
+    let all: Vec<f32> = deepest.into_iter().skip(1).collect();
+    let mut radii: Vec<f32> = all
+        .iter()
+        .copied()
+        .filter(|&r| r as f64 >= SPECK_RADIUS)
+        .collect();
+    if radii.is_empty() {
+        radii = all;
+    }
     if radii.is_empty() {
         return 0.0;
     }
     let mid = radii.len() / 2;
     *radii.select_nth_unstable_by(mid, f32::total_cmp).1 as f64
+}
+
+/// Euclidean distance from each pixel to the nearest background pixel (0 on background).
+pub fn distance_map(mask: &Mask) -> Vec<f32> {
+    distance(mask).data
 }
 
 fn distance(mask: &Mask) -> Image {
