@@ -342,23 +342,11 @@ impl Mask {
         }
     }
 
-    /// Remove 8-connected objects smaller than `min_area` pixels.
+    /// Remove 8-connected objects smaller than `min_area` pixels (on runs: see `labels.rs`).
     pub fn remove_small(&self, min_area: usize) -> Mask {
-        let labels = self.label(8);
-        let mut areas = vec![0usize; labels.count() as usize + 1];
-        for &l in &labels.data {
-            areas[l as usize] += 1;
-        }
-        let data = labels
-            .data
-            .iter()
-            .map(|&l| l > 0 && areas[l as usize] >= min_area)
-            .collect();
-        Mask {
-            width: self.width,
-            height: self.height,
-            data,
-        }
+        let components = crate::labels::Components::of(self, 8);
+        let area = components.areas();
+        components.mask_of(self.width, self.height, |root| area[root] >= min_area)
     }
 
     /// Remove objects touching the image border.

@@ -89,7 +89,7 @@ const LEVEL: f64 = 0.0;
 fn match_labels_scores_labels_against_annotations() {
     let dir = tempfile::tempdir().unwrap();
     let truth = workspace().join("datasets/real/dsb2018/truth/0287e7ee5b007c91.tif");
-    let other = workspace().join("datasets/real/dsb2018/truth/2cfa61bef6542dd3.tif");
+    let other = workspace().join("datasets/real/dsb2018/truth/a02ec007ae8feddb.tif");
     let script = format!(
         r#"
         let t = load_labels("{t}");
