@@ -1,214 +1,159 @@
-//! Tuning aid: mean per-image F1 (IoU 0.5) of a parameterised pipeline over a folder of images
-//! with a `truth/` folder of label TIFFs beside them.
+//! Tuning aid: the main example's segmentation (`examples/segment-nuclei.rhai`) with each of its
+//! constants settable as `key=value`, scored on a folder of images with a `truth/` folder of
+//! label images beside them: mean per-image F1 at IoU 0.5, pooled F1, and the unmatched objects
+//! by kind. This is how the example's defaults were chosen (`scripts/eval-nuclei.sh` scores the
+//! example itself).
 //!
-//! `cargo run -p claim-image --example eval-dsb -- DIR [key=value ...]`
+//! `cargo run -p claim-image --example eval-dsb -- DIR [key=value ...] [verbose=1] [dump=DIR]`
+//!
+//! Keys (defaults = the example's): `sigma` 1 (blur), `window_k` 2 (local window radius / r),
+//! `offset` 0.1, `floor_k` 0.5 (floor from min to Otsu), `small_k` 0.25 (smallest object /
+//! π r²), `md_k` 0.3 and `h_k` 0.03 (watershed min_distance and h / r), `ws_sigma` 1;
+//! `pipe=plain` scores the plain pipeline instead (Otsu, fill holes, remove_small(30),
+//! watershed with defaults).
 
-#[allow(unused_imports)]
-use claim_image::save_overlay;
 use claim_image::{
-    Image, Labels, Mask, WatershedOptions, li, load_image, match_labels, otsu, typical_radius,
-    watershed, watershed_by_intensity,
+    Image, Labels, MatchCounts, WatershedOptions, load_image, match_labels, otsu, save_overlay,
+    typical_radius, watershed,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-thread_local!(static EST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) });
+struct Params(HashMap<String, String>);
 
-struct P(HashMap<String, String>);
-impl P {
-    fn f(&self, k: &str, d: f64) -> f64 {
-        self.0.get(k).map(|v| v.parse().unwrap()).unwrap_or(d)
-    }
-    fn s<'a>(&'a self, k: &str, d: &'a str) -> &'a str {
-        self.0.get(k).map(|s| s.as_str()).unwrap_or(d)
+impl Params {
+    fn num(&self, key: &str, default: f64) -> f64 {
+        self.0.get(key).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{key}={v}: not a number"))
+        })
     }
 }
 
-fn segment(raw: &Image, p: &P) -> Labels {
-    let smooth = raw.gaussian(p.f("sigma", 1.0)).unwrap();
-    match p.s("pipe", "adaptive") {
-        "main" => {
-            let mask = smooth
-                .threshold(li(&smooth))
-                .open(1)
-                .unwrap()
-                .fill_holes()
-                .remove_small(30);
-            watershed_by_intensity(&mask, &smooth, &WatershedOptions::by_intensity()).unwrap()
-        }
-        "otsu" => {
-            let mask = smooth
-                .threshold(otsu(&smooth))
-                .fill_holes()
-                .remove_small(30);
-            watershed(&mask, &WatershedOptions::default())
-        }
-        _ => adaptive(&smooth, p),
+fn segment(raw: &Image, p: &Params) -> Labels {
+    let smooth = raw.gaussian(p.num("sigma", 1.0)).unwrap();
+    let t = otsu(&smooth);
+    if p.0.get("pipe").is_some_and(|v| v == "plain") {
+        let mask = smooth.threshold(t).fill_holes().remove_small(30);
+        return watershed(&mask, &WatershedOptions::default());
     }
-}
-
-fn adaptive(smooth: &Image, p: &P) -> Labels {
-    let t = match p.s("th", "otsu") {
-        "li" => li(smooth),
-        "mix" => (li(smooth) + otsu(smooth)) / 2.0,
-        _ => otsu(smooth),
-    };
-    let (lo0, _) = min_max(smooth);
-    let t = lo0 + (t - lo0) * p.f("tk", 1.0);
-    let mask = smooth.threshold(t).fill_holes();
-    let first = mask.remove_small(p.f("pre_small", 10.0) as usize);
-    let r = match p.s("rad", "w") {
-        "median" => median_radius(&first, 0.0),
-        "median2" => median_radius(&first, p.f("rmin", 2.0)),
-        _ => typical_radius(&first),
-    }
-    .max(1.0);
-    EST.with(|e| e.set(r));
-    let (lo, _) = min_max(smooth);
-    let mask = if p.f("bg_k", 0.0) > 0.0 {
-        let mean = box_mean(smooth, (p.f("bg_k", 0.0) * r).round().max(1.0) as usize);
-        let floor = lo + (t - lo) * p.f("floor_k", 0.5);
-        let off = p.f("off", 0.0);
-        let data = smooth
-            .data
-            .iter()
-            .zip(&mean)
-            .map(|(&v, &m)| {
-                let v = v as f64;
-                v > floor && v - lo > (m as f64 - lo) * (1.0 + off)
-            })
-            .collect();
-        Mask {
-            width: smooth.width,
-            height: smooth.height,
-            data,
-        }
+    let r = typical_radius(&smooth.threshold(t).fill_holes().remove_small(10)).max(1.0);
+    let lo = smooth.data.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+    let floor = lo + p.num("floor_k", 0.5) * (t - lo);
+    let window = (p.num("window_k", 2.0) * r).round() as u32;
+    let small = p.num("small_k", 0.25) * std::f64::consts::PI * r * r;
+    let mask = smooth
+        .threshold_local(window, p.num("offset", 0.1), floor)
+        .unwrap()
         .fill_holes()
-    } else {
-        mask
-    };
-    let open = (p.f("open_k", 0.0) * r).round() as i64;
-    let mask: Mask = if open > 0 {
-        mask.open(open).unwrap()
-    } else {
-        mask
-    };
-    let small = (p.f("small_k", 0.1) * std::f64::consts::PI * r * r).max(p.f("small_min", 5.0));
-    let mask = mask.remove_small(small as usize);
+        .remove_small(small as usize);
     let options = WatershedOptions {
-        sigma: p.f("ws_sigma_k", 0.0) * r + p.f("ws_sigma", 1.0),
-        min_distance: (p.f("md_k", 0.3) * r).max(p.f("md_min", 1.0)),
-        h: p.f("h_k", 0.1) * r + p.f("h", 0.0),
+        sigma: p.num("ws_sigma", 1.0),
+        min_distance: p.num("md_k", 0.3) * r,
+        h: p.num("h_k", 0.03) * r,
     };
-    if p.s("ws", "shape") == "combo" {
-        // ln(relief) = kd * dist / r + beta * ln(smooth): shape and intensity together.
-        let dist = claim_image::distance_map(&mask);
-        let (kd, beta) = (p.f("kd", 1.0), p.f("beta", 1.0));
-        let data = smooth
-            .data
-            .iter()
-            .zip(&dist)
-            .map(|(&v, &d)| ((kd * d as f64 / r) + beta * (v.max(1.0) as f64).ln()).exp() as f32)
-            .collect();
-        let img = Image {
-            width: smooth.width,
-            height: smooth.height,
-            bit_depth: 32,
-            data,
-        };
-        let img = if p.f("csig", 0.0) > 0.0 {
-            img.gaussian(p.f("csig", 0.0)).unwrap()
-        } else {
-            img
-        };
-        let options = WatershedOptions {
-            sigma: 0.0,
-            min_distance: options.min_distance,
-            h: p.f("ch", 0.1),
-        };
-        watershed_by_intensity(&mask, &img, &options).unwrap()
-    } else if p.s("ws", "shape") == "intensity" {
-        watershed_by_intensity(&mask, smooth, &options).unwrap()
-    } else {
-        watershed(&mask, &options)
-    }
+    watershed(&mask, &options)
 }
 
-/// Mean over the (2r+1)² window, clipped at the borders (integral image).
-fn box_mean(img: &Image, r: usize) -> Vec<f32> {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut sum = vec![0f64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0.0;
-        for x in 0..w {
-            row += img.data[y * w + x] as f64;
-            sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
+/// Counts per kind of error: unmatched truths [missed (less than half covered by any
+/// prediction), merged (their best prediction also covers another truth by 30%), other], then
+/// unmatched predictions [spurious (mostly outside every truth), fragment (mostly inside one)].
+fn kinds(pred: &Labels, truth: &Labels) -> [usize; 5] {
+    let mut area: [HashMap<u32, u64>; 2] = Default::default();
+    let mut both: HashMap<(u32, u32), u64> = HashMap::new();
+    for (&p, &t) in pred.data.iter().zip(&truth.data) {
+        *area[0].entry(p).or_default() += 1;
+        *area[1].entry(t).or_default() += 1;
+        *both.entry((p, t)).or_default() += 1;
+    }
+    let best = |side: usize, id: u32| {
+        both.iter()
+            .filter(|(k, _)| [k.0, k.1][side] == id && [k.1, k.0][side] > 0)
+            .max_by_key(|(_, v)| **v)
+            .map(|(k, &v)| ([k.1, k.0][side], v))
+    };
+    let iou = |p: u32, t: u32, i: u64| i as f64 / (area[0][&p] + area[1][&t] - i) as f64;
+    let mut out = [0; 5];
+    for (&t, &a) in area[1].iter().filter(|(t, _)| **t > 0) {
+        match best(1, t) {
+            None => out[0] += 1,
+            Some((p, i)) if iou(p, t, i) <= 0.5 => {
+                let other = both.iter().any(|(&(pp, tt), &v)| {
+                    pp == p && tt != t && tt > 0 && v as f64 > 0.3 * area[1][&tt] as f64
+                });
+                out[if (i as f64) < 0.5 * a as f64 {
+                    0
+                } else if other {
+                    1
+                } else {
+                    2
+                }] += 1;
+            }
+            _ => {}
         }
     }
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let s = sum[y1 * (w + 1) + x1] - sum[y0 * (w + 1) + x1] - sum[y1 * (w + 1) + x0]
-                + sum[y0 * (w + 1) + x0];
-            out.push((s / ((y1 - y0) * (x1 - x0)) as f64) as f32);
+    for (&p, &a) in area[0].iter().filter(|(p, _)| **p > 0) {
+        match best(0, p) {
+            None => out[3] += 1,
+            Some((t, i)) if iou(p, t, i) <= 0.5 => {
+                out[if (i as f64) < 0.5 * a as f64 { 3 } else { 4 }] += 1
+            }
+            _ => {}
         }
     }
     out
 }
 
-fn median_radius(mask: &Mask, rmin: f64) -> f64 {
-    let labels = mask.label(8);
-    let n = labels.count() as usize;
-    let mut deep = vec![0f64; n + 1];
-    let w = mask.width as i64;
-    let h = mask.height as i64;
-    // brute-force inscribed radius via typical_radius of each object alone is slow; approximate
-    // by typical_radius on the mask restricted to each object's pixels is equivalent here
-    let _ = (w, h);
-    let d = claim_image::distance_map(mask);
-    for (&l, &v) in labels.data.iter().zip(&d) {
-        deep[l as usize] = deep[l as usize].max(v as f64);
-    }
-    let mut r: Vec<f64> = deep.into_iter().skip(1).filter(|&d| d >= rmin).collect();
-    if r.is_empty() {
-        return 0.0;
-    }
-    r.sort_by(f64::total_cmp);
-    r[r.len() / 2]
+fn truth_of(dir: &Path, stem: &str) -> Labels {
+    let tif = dir.join("truth").join(format!("{stem}.tif"));
+    let path = if tif.exists() {
+        tif
+    } else {
+        dir.join("truth").join(format!("{stem}_labels.png"))
+    };
+    Labels::from_image(&load_image(&path).unwrap()).unwrap()
 }
 
-fn min_max(img: &Image) -> (f64, f64) {
-    let lo = img.data.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = img.data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    (lo as f64, hi as f64)
+fn score(path: &Path, dir: &Path, p: &Params) -> (String, MatchCounts, [usize; 5]) {
+    let raw = load_image(path).unwrap();
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    let truth = truth_of(dir, &stem);
+    let pred = segment(&raw, p);
+    if let Some(d) = p.0.get("dump") {
+        let d = Path::new(d);
+        save_overlay(&raw, &pred, &d.join(format!("{stem}_pred.png"))).unwrap();
+        save_overlay(&raw, &truth, &d.join(format!("{stem}_truth.png"))).unwrap();
+    }
+    let m = match_labels(&pred, &truth, 0.5).unwrap();
+    (stem, m, kinds(&pred, &truth))
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(&args[1]);
-    let p = P(args[2..]
-        .iter()
-        .map(|a| {
-            let (k, v) = a.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        })
-        .collect());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = PathBuf::from(args.first().expect("usage: eval-dsb DIR [key=value ...]"));
+    let p = Params(
+        args[1..]
+            .iter()
+            .map(|a| {
+                let (k, v) = a.split_once('=').expect("arguments are key=value");
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+    );
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "png" || e == "tif"))
         .collect();
     paths.sort();
-    let results = std::sync::Mutex::new(Vec::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(path) = paths.get(k) else { break };
+                while let Some(path) =
+                    paths.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
                     let r = score(path, &dir, &p);
                     results.lock().unwrap().push(r);
                 }
@@ -217,113 +162,31 @@ fn main() {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let verbose = p.s("verbose", "0") == "1";
-    let (mut sum, mut tp, mut fp, mut fn_) = (0.0, 0, 0, 0);
-    let mut kinds = [0; 5];
-    for (name, m, r, k) in &results {
+    report(&results, &p, &args[1..]);
+}
+
+fn report(results: &[(String, MatchCounts, [usize; 5])], p: &Params, args: &[String]) {
+    let (mut sum, mut tp, mut fp, mut fn_, mut all) = (0.0, 0, 0, 0, [0; 5]);
+    for (name, m, k) in results {
         sum += m.f1();
-        for j in 0..5 {
-            kinds[j] += k[j];
-        }
         (tp, fp, fn_) = (tp + m.tp, fp + m.fp, fn_ + m.fn_);
-        if verbose {
+        (0..5).for_each(|j| all[j] += k[j]);
+        if p.0.contains_key("verbose") {
             println!(
-                "{name} f1 {:.3} tp {} fp {} fn {} r {:.1} miss/merge/other/fp-spurious/fp-fragment {k:?}",
+                "{name} f1 {:.3} tp {} fp {} fn {} kinds {k:?}",
                 m.f1(),
                 m.tp,
                 m.fp,
-                m.fn_,
-                r
+                m.fn_
             );
         }
     }
-    let pooled = 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64;
     println!(
-        "mean F1 {:.4}  pooled {:.4}  tp {tp} fp {fp} fn {fn_} miss/merge/other/fp-spurious/fp-fragment {kinds:?} {:?}",
+        "mean F1 {:.4}  pooled {:.4}  tp {tp} fp {fp} fn {fn_}  missed/merged/other {:?} \
+         spurious/fragment {:?}  {args:?}",
         sum / results.len() as f64,
-        pooled,
-        &args[2..]
+        2.0 * tp as f64 / (2 * tp + fp + fn_) as f64,
+        &all[..3],
+        &all[3..]
     );
-}
-
-fn score(path: &Path, dir: &Path, p: &P) -> (String, claim_image::MatchCounts, f64, [usize; 5]) {
-    let raw = load_image(path).unwrap();
-    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-    let truth =
-        Labels::from_image(&load_image(&dir.join("truth").join(format!("{stem}.tif"))).unwrap())
-            .unwrap();
-    let pred = segment(&raw, p);
-    if let Some(d) = p.0.get("dump") {
-        claim_image::save_overlay(&raw, &pred, &Path::new(d).join(format!("{stem}_pred.png")))
-            .unwrap();
-        claim_image::save_overlay(
-            &raw,
-            &truth,
-            &Path::new(d).join(format!("{stem}_truth.png")),
-        )
-        .unwrap();
-    }
-    let r = EST.with(|e| e.get());
-    let kinds = misses(&pred, &truth);
-    (stem, match_labels(&pred, &truth, 0.5).unwrap(), r, kinds)
-}
-
-/// Unmatched truths by kind: [missed (< half covered), merged (its best prediction covers
-/// another truth by half too), other (too small/large)].
-fn misses(pred: &Labels, truth: &Labels) -> [usize; 5] {
-    let mut pa: HashMap<u32, u64> = HashMap::new();
-    let mut ta: HashMap<u32, u64> = HashMap::new();
-    let mut both: HashMap<(u32, u32), u64> = HashMap::new();
-    for (&p, &t) in pred.data.iter().zip(&truth.data) {
-        *pa.entry(p).or_default() += 1;
-        *ta.entry(t).or_default() += 1;
-        *both.entry((p, t)).or_default() += 1;
-    }
-    let mut out = [0; 5];
-    for (&q, &area) in pa.iter().filter(|(q, _)| **q > 0) {
-        let best = both
-            .iter()
-            .filter(|((pp, tt), _)| *pp == q && *tt > 0)
-            .max_by_key(|(_, v)| **v);
-        match best {
-            None => out[3] += 1,
-            Some((&(_, t), &inter)) => {
-                let iou = inter as f64 / (ta[&t] + area - inter) as f64;
-                if iou > 0.5 {
-                    continue;
-                }
-                if (inter as f64) < 0.5 * area as f64 {
-                    out[3] += 1
-                } else {
-                    out[4] += 1
-                }
-            }
-        }
-    }
-    for (&t, &area) in ta.iter().filter(|(t, _)| **t > 0) {
-        let best = both
-            .iter()
-            .filter(|((p, tt), _)| *tt == t && *p > 0)
-            .max_by_key(|(_, v)| **v);
-        let Some((&(p, _), &inter)) = best else {
-            out[0] += 1;
-            continue;
-        };
-        let iou = inter as f64 / (pa[&p] + area - inter) as f64;
-        if iou > 0.5 {
-            continue;
-        }
-        if (inter as f64) < 0.5 * area as f64 {
-            out[0] += 1;
-            continue;
-        }
-        let others = both
-            .iter()
-            .filter(|((pp, tt), v)| {
-                *pp == p && *tt != t && *tt > 0 && **v as f64 > 0.3 * ta[tt] as f64
-            })
-            .count();
-        if others > 0 { out[1] += 1 } else { out[2] += 1 }
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! `measure` against scikit-image 0.26 `regionprops`: expected values computed by
 //! `scripts/fixtures/measure_fixtures.py` (versions in `fixtures/regionprops/meta.json`).
 //! Every key must agree within 1e-6 relative; bounding boxes, areas and intensities exactly.
+//! Also `gaussian` against `skimage.filters.gaussian` (`scripts/fixtures/gaussian_fixtures.py`).
 
 use claim_image::{Image, Labels, RegionProps, load_image, measure, otsu};
 use std::path::PathBuf;
@@ -95,4 +96,39 @@ fn degenerate_shapes_equal_scikit_image() {
 fn random_irregular_shapes_equal_scikit_image() {
     let (labels, image) = labels_and_image("random_labels.png", "random_image.png");
     assert_matches(&measure(&labels, &image).unwrap(), "random.csv");
+}
+
+/// A fixture of `scripts/fixtures/gaussian_fixtures.py`: little-endian f64, row-major.
+fn gaussian_fixture(name: &str) -> Vec<f64> {
+    let bytes = std::fs::read(fixture(&format!("../gaussian/{name}.f64"))).unwrap();
+    bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+fn assert_blur_equals(img: &Image, sigma: f64, name: &str) {
+    let want = gaussian_fixture(name);
+    let got = img.gaussian(sigma).unwrap();
+    assert_eq!(got.data.len(), want.len(), "{name}");
+    for (i, (&g, &e)) in got.data.iter().zip(&want).enumerate() {
+        let g = g as f64;
+        assert!(
+            (g - e).abs() <= 1e-4 * e.abs().max(1.0),
+            "{name}: pixel {i}: ours {g}, scikit-image {e}"
+        );
+    }
+}
+
+#[test]
+fn gaussian_equals_scikit_image() {
+    let coins = load_image(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/real/coins.png"),
+    )
+    .unwrap();
+    let crop = Image::from_fn(64, 48, 8, |r, c| coins.at(100 + r, 120 + c));
+    assert_blur_equals(&crop, 1.0, "coins_s1");
+    assert_blur_equals(&crop, 2.5, "coins_s2.5");
+    let noise = load_image(&fixture("shapes_image.png")).unwrap();
+    assert_blur_equals(&noise, 1.5, "shapes_s1.5");
 }

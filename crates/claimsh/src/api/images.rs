@@ -35,7 +35,8 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "gaussian(img: Image, sigma: float) -> Image",
-        about: "Gaussian blur (floating-point result).",
+        about: "Gaussian blur (floating-point result, image units): scikit-image's gaussian \
+                with preserve_range (edges repeated, kernel radius 4 sigma).",
     },
     FnDoc {
         signature: "median(img: Image, radius: int) -> Image",
@@ -101,7 +102,9 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "watershed(mask: Mask) -> Labels / watershed(mask, #{sigma, min_distance, h})",
         about: "Split touching round objects by shape (distance transform, h-maxima markers; \
-                defaults sigma 1, min_distance 2, h 0.1 px).",
+                defaults sigma 1, min_distance 2, h 0.1 px, for nuclei 10-30 px across). For \
+                nuclei of any size scale from r = typical_radius(mask): the main example uses \
+                #{sigma: 1.0, min_distance: 0.3 * r, h: 0.03 * r}.",
     },
     FnDoc {
         signature: "watershed(mask: Mask, img: Image) -> Labels / watershed(mask, img, #{...})",
