@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::image::{Image, Mask};
 use crate::union_find::{find, union};
-use image::{GrayImage, ImageBuffer, Luma};
+use image::GrayImage;
 use imageproc::distance_transform::Norm;
 
 impl Image {

@@ -41,6 +41,4 @@ pub use image::{Image, Labels, Mask};
 pub use io::{load_image, load_stack, save_image_u16, save_labels, save_mask, save_overlay};
 pub use matching::{MatchCounts, match_labels};
 pub use measure::{RegionProps, measure};
-pub use watershed::{
-    WatershedOptions, distance_map, typical_radius, watershed, watershed_by_intensity,
-};
+pub use watershed::{WatershedOptions, typical_radius, watershed, watershed_by_intensity};

@@ -66,8 +66,8 @@ fn the_main_example_segments_real_nuclei() {
     let data = workspace().join("datasets/real/dsb2018");
     let (f1, images) = mean_f1_of_the_main_example(&data, work.path());
     assert_eq!(images, 20);
-    // Reached 0.LEVEL when the defaults were tuned on the 160-image dev split (this subset is 20
-    // of them); a drop of more than 0.02 means the segmentation got worse on real images.
+    // The defaults reach LEVEL here (0.877 on the whole 160-image dev split they were tuned on,
+    // of which these are 20); a drop of more than 0.02 means the segmentation got worse.
     assert!(
         f1 >= LEVEL - 0.02,
         "mean F1 {f1:.4} on the bundled real nuclei"
@@ -83,7 +83,8 @@ fn the_main_example_segments_real_nuclei() {
     assert_eq!(summary.lines().count(), 21, "{summary}");
 }
 
-const LEVEL: f64 = 0.0;
+/// Mean F1 of the main example on `datasets/real/dsb2018` when its defaults were set.
+const LEVEL: f64 = 0.881;
 
 #[test]
 fn match_labels_scores_labels_against_annotations() {
@@ -112,8 +113,8 @@ fn match_labels_scores_labels_against_annotations() {
     ));
     let rows = std::fs::read_to_string(dir.path().join("m.csv")).unwrap();
     let rows: Vec<&str> = rows.lines().collect();
-    assert_eq!(rows[1], "62,0,0,1.0,1.0,1.0", "{rows:?}");
-    assert_eq!(rows[2], "62,0,0,1.0,1.0,1.0", "{rows:?}");
+    assert_eq!(rows[1], "62,0,0,1,1,1", "{rows:?}");
+    assert_eq!(rows[2], "62,0,0,1,1,1", "{rows:?}");
     let merged: Vec<f64> = rows[3].split(',').map(|v| v.parse().unwrap()).collect();
     assert!(merged[0] < 62.0 && merged[5] < 1.0, "{rows:?}");
     let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
