@@ -151,7 +151,7 @@ fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
 
 /// PNGs with fast compression: the overlays are looked at, not archived, and the default level
 /// spent more time compressing than the rest of the main example's pipeline (on 512×512: the
-/// file is about 1.3x larger).
+/// files are about 1.9x the size of zlib level 6: 420 kB against 225 kB per 512×512 overlay).
 fn encode(
     buffer: &DynamicImage,
     path: &Path,
