@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Images/s of the nuclei pipeline: claimsh (2 workers) against scikit-image (multiprocessing,
 # 2 processes) on the same 200 generated 512x512 16-bit images, side by side in one run.
-#  - full: the main example (examples/segment-nuclei.rhai: blur, Li, opening, fill holes, remove
-#    small, watershed by intensity, regionprops CSV, overlay PNG) against the same steps in
-#    scikit-image (h_maxima markers + skimage.segmentation.watershed, mark_boundaries overlay);
+#  - full: the main example (examples/segment-nuclei.rhai: blur, Otsu, typical nucleus radius,
+#    local threshold, fill holes, remove small, watershed by shape scaled by the radius,
+#    regionprops CSV, overlay PNG, 16-bit label TIFF) against the same steps in scikit-image
+#    (distance_transform_edt, uniform_filter, h_maxima markers + skimage.segmentation.watershed,
+#    mark_boundaries overlay);
 #  - baseline: the pipeline of shared/notes/baselines.md (blur σ=1, Otsu, 8-connected labels,
 #    regionprops, one CSV per image) in both.
 # Each pair runs twice, alternating; the better of the two runs of each engine is reported.
@@ -25,7 +27,7 @@ for path in claimed(glob("data/*.tif")) {
     done(path);
 }
 RHAI
-sed -e 's#../datasets/nuclei/\*.tif#data/*.tif#' -e 's#../results/nuclei#full#' examples/segment-nuclei.rhai > "$WORK/full.rhai"
+cp examples/segment-nuclei.rhai "$WORK/full.rhai"   # run with -- data full
 cat > "$WORK/pipelines.py" <<'PY'
 # The scikit-image side, one definition of each pipeline:
 #   pipelines.py pool full|baseline DATA OUT   every image, multiprocessing.Pool(2)
@@ -54,13 +56,22 @@ def full(path, out, lap=no_lap, csv=True):
     """The main example's steps; `lap(name)` marks the end of each stage."""
     raw = skimage.io.imread(path); lap("load")
     smooth = skimage.filters.gaussian(raw, sigma=1, preserve_range=True); lap("gaussian")
-    th = skimage.filters.threshold_li(smooth); lap("li")
-    mask = smooth > th; lap("threshold")
-    mask = skimage.morphology.opening(mask, skimage.morphology.disk(1)); lap("open")
+    t = skimage.filters.threshold_otsu(smooth); lap("otsu")
+    first = skimage.morphology.remove_small_objects(ndi.binary_fill_holes(smooth > t), max_size=9)
+    first_labels = skimage.measure.label(first, connectivity=2)
+    deepest = np.asarray(ndi.maximum(ndi.distance_transform_edt(first), first_labels,
+                                     np.arange(1, first_labels.max() + 1)))
+    thick = deepest[deepest >= 2.5]
+    deepest = thick if thick.size else deepest
+    r = max(float(np.median(deepest)) if deepest.size else 0.0, 1.0); lap("radius")
+    lo, k = smooth.min(), int(round(2 * r))
+    mean = ndi.uniform_filter(smooth, size=2 * k + 1, mode="nearest")
+    mask = (smooth > lo + 0.5 * (t - lo)) & (smooth - lo > (mean - lo) * 1.1); lap("local")
     mask = ndi.binary_fill_holes(mask); lap("fill_holes")
-    mask = skimage.morphology.remove_small_objects(mask, max_size=29); lap("remove_small")
-    relief = np.log(np.maximum(smooth, 1)) * mask
-    markers = skimage.measure.label(skimage.morphology.h_maxima(relief, 0.05) & mask)
+    mask = skimage.morphology.remove_small_objects(mask, max_size=int(0.25 * np.pi * r * r) - 1); lap("remove_small")
+    dist = ndi.distance_transform_edt(mask)
+    relief = skimage.filters.gaussian(dist, sigma=1) * mask
+    markers = skimage.measure.label(skimage.morphology.h_maxima(relief, 0.03 * r) & (dist >= 0.3 * r))
     labels = skimage.segmentation.watershed(-relief, markers, mask=mask); lap("watershed")
     table = skimage.measure.regionprops_table(labels, intensity_image=raw, properties=PROPS); lap("measure")
     stem = os.path.basename(path)[:-4]
@@ -72,6 +83,9 @@ def full(path, out, lap=no_lap, csv=True):
     skimage.io.imsave(os.path.join(out, stem + "_overlay.png"),
                       (overlay * 255).astype(np.uint8), check_contrast=False)
     lap("overlay")
+    skimage.io.imsave(os.path.join(out, stem + "_labels.tif"), labels.astype(np.uint16),
+                      check_contrast=False)
+    lap("labels")
 
 def baseline(path, out):
     raw = skimage.io.imread(path)
@@ -117,7 +131,7 @@ best() { printf '%s\n' "$@" | sort -g | head -1; }
 py_full=(); rs_full=(); py_base=(); rs_base=()
 for round in 1 2; do
     py_full+=("$(timed "$VENV/bin/python" "$WORK/pipelines.py" pool full "$WORK/data" "$WORK/pyfull")")
-    rs_full+=("$(timed target/release/claimsh "$WORK/full.rhai" --jobs 2 -q --no-progress)")
+    rs_full+=("$(timed target/release/claimsh "$WORK/full.rhai" --jobs 2 -q --no-progress -- data full)")
     py_base+=("$(timed "$VENV/bin/python" "$WORK/pipelines.py" pool baseline "$WORK/data" "$WORK/py")")
     rs_base+=("$(timed target/release/claimsh "$WORK/baseline.rhai" --jobs 2 -q --no-progress)")
 done

@@ -1,10 +1,11 @@
-//! Where the time goes per image: each stage of the main example's pipeline timed on its own,
-//! one thread, medians over the images.
+//! Where the time goes per image: each stage of the main example's pipeline
+//! (`examples/segment-nuclei.rhai`) timed on its own, one thread, medians over the images.
 //!
 //! `cargo run --release -p claim-image --example stage-times -- DIR_OF_TIFS [LIMIT]`
 
 use claim_image::{
-    WatershedOptions, li, load_image, measure, save_overlay, watershed_by_intensity,
+    WatershedOptions, load_image, measure, otsu, save_labels, save_overlay, typical_radius,
+    watershed,
 };
 use std::time::Instant;
 
@@ -23,14 +24,15 @@ fn main() {
     let names = [
         "load",
         "gaussian",
-        "li",
-        "threshold",
-        "open",
+        "otsu",
+        "radius",
+        "local",
         "fill_holes",
         "remove_small",
         "watershed",
         "measure",
         "overlay",
+        "labels",
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for path in &paths {
@@ -43,24 +45,33 @@ fn main() {
         lap(0, &mut t);
         let smooth = raw.gaussian(1.0).unwrap();
         lap(1, &mut t);
-        let th = li(&smooth);
+        let th = otsu(&smooth);
         lap(2, &mut t);
-        let mask = smooth.threshold(th);
+        let r = typical_radius(&smooth.threshold(th).fill_holes().remove_small(10)).max(1.0);
         lap(3, &mut t);
-        let mask = mask.open(1).unwrap();
+        let lo = smooth.data.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+        let mask = smooth
+            .threshold_local((2.0 * r).round() as u32, 0.1, lo + 0.5 * (th - lo))
+            .unwrap();
         lap(4, &mut t);
         let mask = mask.fill_holes();
         lap(5, &mut t);
-        let mask = mask.remove_small(30);
+        let mask = mask.remove_small((0.25 * std::f64::consts::PI * r * r) as usize);
         lap(6, &mut t);
-        let labels =
-            watershed_by_intensity(&mask, &smooth, &WatershedOptions::by_intensity()).unwrap();
+        let options = WatershedOptions {
+            sigma: 1.0,
+            min_distance: 0.3 * r,
+            h: 0.03 * r,
+        };
+        let labels = watershed(&mask, &options);
         lap(7, &mut t);
         let rows = measure(&labels, &raw).unwrap();
         std::hint::black_box(rows);
         lap(8, &mut t);
         save_overlay(&raw, &labels, &out.path().join("o.png")).unwrap();
         lap(9, &mut t);
+        save_labels(&labels, &out.path().join("l.tif")).unwrap();
+        lap(10, &mut t);
     }
     let mut total = 0.0;
     for (name, mut xs) in names.iter().zip(times) {

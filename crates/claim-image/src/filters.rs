@@ -3,27 +3,49 @@
 use crate::error::{Error, Result};
 use crate::image::{Image, Mask};
 use crate::union_find::{find, union};
-use image::{GrayImage, ImageBuffer, Luma};
+use image::GrayImage;
 use imageproc::distance_transform::Norm;
 
 impl Image {
-    /// Gaussian blur with standard deviation `sigma` (pixels); the result is floating point.
+    /// Gaussian blur with standard deviation `sigma` (pixels); the result is floating point in
+    /// the image's units. scikit-image's `gaussian(img, sigma, preserve_range=True)` (tested
+    /// within 1e-4): kernel radius `int(4 sigma + 0.5)`, edge pixels repeated beyond the border.
+    /// Separable, each pass a sum of shifted rows (vectorises), in f32.
     pub fn gaussian(&self, sigma: f64) -> Result<Image> {
         if !(sigma > 0.0 && sigma.is_finite()) {
             return Err(Error::Argument(format!(
                 "gaussian: sigma must be > 0, got {sigma}"
             )));
         }
-        let buffer: ImageBuffer<Luma<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(self.width, self.height, self.data.clone()).ok_or_else(|| {
-                Error::Argument("gaussian: image buffer has the wrong size".into())
-            })?;
-        let blurred = imageproc::filter::gaussian_blur_f32(&buffer, sigma as f32);
+        let kernel = gaussian_kernel(sigma);
+        let r = kernel.len() / 2;
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut across = vec![0f32; w * h];
+        let mut padded = vec![0f32; w + 2 * r];
+        for (src, dst) in self.data.chunks(w.max(1)).zip(across.chunks_mut(w.max(1))) {
+            padded[..r].fill(src[0]);
+            padded[r..r + w].copy_from_slice(src);
+            padded[r + w..].fill(src[w - 1]);
+            for (j, &k) in kernel.iter().enumerate() {
+                for (d, &v) in dst.iter_mut().zip(&padded[j..j + w]) {
+                    *d += k * v;
+                }
+            }
+        }
+        let mut data = vec![0f32; w * h];
+        for (y, dst) in data.chunks_mut(w.max(1)).enumerate() {
+            for (j, &k) in kernel.iter().enumerate() {
+                let from = (y + j).saturating_sub(r).min(h - 1);
+                for (d, &v) in dst.iter_mut().zip(&across[from * w..(from + 1) * w]) {
+                    *d += k * v;
+                }
+            }
+        }
         Ok(Image {
             width: self.width,
             height: self.height,
             bit_depth: 32,
-            data: blurred.into_raw(),
+            data,
         })
     }
 
@@ -55,6 +77,16 @@ impl Image {
             ..self.clone()
         })
     }
+}
+
+/// scipy's `gaussian_filter1d` weights: radius `int(4 sigma + 0.5)`, normalised to sum 1.
+fn gaussian_kernel(sigma: f64) -> Vec<f32> {
+    let r = (4.0 * sigma + 0.5) as i64;
+    let weights: Vec<f64> = (-r..=r)
+        .map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.into_iter().map(|v| (v / total) as f32).collect()
 }
 
 /// Otsu's threshold in the image's own units, as scikit-image's `threshold_otsu`: integer images
@@ -342,23 +374,11 @@ impl Mask {
         }
     }
 
-    /// Remove 8-connected objects smaller than `min_area` pixels.
+    /// Remove 8-connected objects smaller than `min_area` pixels (on runs: see `labels.rs`).
     pub fn remove_small(&self, min_area: usize) -> Mask {
-        let labels = self.label(8);
-        let mut areas = vec![0usize; labels.count() as usize + 1];
-        for &l in &labels.data {
-            areas[l as usize] += 1;
-        }
-        let data = labels
-            .data
-            .iter()
-            .map(|&l| l > 0 && areas[l as usize] >= min_area)
-            .collect();
-        Mask {
-            width: self.width,
-            height: self.height,
-            data,
-        }
+        let components = crate::labels::Components::of(self, 8);
+        let area = components.areas();
+        components.mask_of(self.width, self.height, |root| area[root] >= min_area)
     }
 
     /// Remove objects touching the image border.

@@ -140,14 +140,30 @@ fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
     // temporary name is unique to this write (process, counter, clock): two workers saving the
     // same output at once (a redone item) must not rename each other's file away.
     let tmp = temporary_beside(path);
-    let written = buffer
-        .save_with_format(&tmp, format)
+    let written = encode(&buffer, &tmp, format)
         .map_err(|e| file_error(path, e))
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// PNGs with fast compression: the overlays are looked at, not archived, and at the default level
+/// writing the overlay was the slowest stage of the main example. The cost: files about 1.9x
+/// the size of zlib level 6 (420 kB against 225 kB per 512×512 overlay).
+fn encode(
+    buffer: &DynamicImage,
+    path: &Path,
+    format: image::ImageFormat,
+) -> image::ImageResult<()> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    if format != image::ImageFormat::Png {
+        return buffer.save_with_format(path, format);
+    }
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let encoder = PngEncoder::new_with_quality(file, CompressionType::Fast, FilterType::Adaptive);
+    buffer.write_with_encoder(encoder)
 }
 
 fn temporary_beside(path: &Path) -> std::path::PathBuf {

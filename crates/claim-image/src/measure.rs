@@ -101,12 +101,9 @@ pub fn measure(labels: &Labels, img: &Image) -> Result<Vec<RegionProps>> {
 
 fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionProps {
     let area = px.len() as f64;
-    let (mut sr, mut sc) = (0.0, 0.0);
     let (mut min_r, mut min_c, mut max_r, mut max_c) = (u32::MAX, u32::MAX, 0, 0);
     let (mut sum_i, mut min_i, mut max_i) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
     for &(r, c) in px {
-        sr += r as f64;
-        sc += c as f64;
         min_r = min_r.min(r);
         min_c = min_c.min(c);
         max_r = max_r.max(r);
@@ -116,33 +113,16 @@ fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionP
         min_i = min_i.min(v);
         max_i = max_i.max(v);
     }
-    let (cr, cc) = (sr / area, sc / area);
-    let (mut mu20, mut mu02, mut mu11) = (0.0, 0.0, 0.0);
-    for &(r, c) in px {
-        let (dr, dc) = (r as f64 - cr, c as f64 - cc);
-        mu20 += dr * dr;
-        mu02 += dc * dc;
-        mu11 += dr * dc;
-    }
-    // scikit-image's inertia tensor [[a, b], [b, c]] with a = mu02/mu00, b = -mu11/mu00, c = mu20/mu00.
-    let (a, b, c) = (mu02 / area, -mu11 / area, mu20 / area);
+    let m = Moments::of(px, (min_r, min_c));
+    let (a, b, c) = m.inertia_tensor();
     let mid = (a + c) / 2.0;
     let diff = (((a - c) / 2.0).powi(2) + b * b).sqrt();
     let (l1, l2) = (mid + diff, (mid - diff).max(0.0));
-    let orientation = if a - c == 0.0 {
-        if b < 0.0 {
-            -std::f64::consts::FRAC_PI_4
-        } else {
-            std::f64::consts::FRAC_PI_4
-        }
-    } else {
-        0.5 * (-2.0 * b).atan2(c - a)
-    };
     RegionProps {
         label,
         area,
-        centroid_row: cr,
-        centroid_col: cc,
+        centroid_row: min_r as f64 + m.sr as f64 / area,
+        centroid_col: min_c as f64 + m.sc as f64 / area,
         bbox_min_row: min_r,
         bbox_min_col: min_c,
         bbox_max_row: max_r + 1,
@@ -158,9 +138,74 @@ fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionP
         },
         axis_major_length: 4.0 * l1.sqrt(),
         axis_minor_length: 4.0 * l2.sqrt(),
-        orientation,
-        solidity: area / convex_area(px),
+        orientation: m.orientation(),
+        solidity: area / convex_area(px, (min_r, min_c), (max_r, max_c)) as f64,
         equivalent_diameter_area: (4.0 * area / std::f64::consts::PI).sqrt(),
+    }
+}
+
+/// Raw moments up to order 2 in exact integers, on coordinates relative to the bounding box
+/// (so a 65 535-pixel-wide image cannot overflow them).
+struct Moments {
+    n: i128,
+    sr: i128,
+    sc: i128,
+    srr: i128,
+    scc: i128,
+    src: i128,
+}
+
+impl Moments {
+    fn of(px: &[(u32, u32)], origin: (u32, u32)) -> Moments {
+        let mut m = Moments {
+            n: px.len() as i128,
+            sr: 0,
+            sc: 0,
+            srr: 0,
+            scc: 0,
+            src: 0,
+        };
+        for &(r, c) in px {
+            let (r, c) = ((r - origin.0) as i128, (c - origin.1) as i128);
+            (m.sr, m.sc) = (m.sr + r, m.sc + c);
+            (m.srr, m.scc, m.src) = (m.srr + r * r, m.scc + c * c, m.src + r * c);
+        }
+        m
+    }
+
+    /// n times the central moments mu20, mu02, mu11 (exact).
+    fn central_n(&self) -> (i128, i128, i128) {
+        (
+            self.n * self.srr - self.sr * self.sr,
+            self.n * self.scc - self.sc * self.sc,
+            self.n * self.src - self.sr * self.sc,
+        )
+    }
+
+    /// scikit-image's inertia tensor `[[a, b], [b, c]]`: a = mu02/mu00, b = -mu11/mu00,
+    /// c = mu20/mu00.
+    fn inertia_tensor(&self) -> (f64, f64, f64) {
+        let (mu20, mu02, mu11) = self.central_n();
+        let n2 = (self.n * self.n) as f64;
+        (mu02 as f64 / n2, -(mu11 as f64) / n2, mu20 as f64 / n2)
+    }
+
+    /// scikit-image's `orientation`, degenerate case included: when the two diagonal terms of
+    /// the inertia tensor are equal (1-pixel objects, squares, some 2- and 3-pixel objects) it
+    /// returns +π/4 if b < 0 and −π/4 otherwise. Equality is decided on exact integer moments
+    /// (regression: issue 12, +π/4 and −π/4 were swapped).
+    fn orientation(&self) -> f64 {
+        let (mu20, mu02, mu11) = self.central_n();
+        if mu02 == mu20 {
+            if -mu11 < 0 {
+                std::f64::consts::FRAC_PI_4
+            } else {
+                -std::f64::consts::FRAC_PI_4
+            }
+        } else {
+            let (a, b, c) = self.inertia_tensor();
+            0.5 * (-2.0 * b).atan2(c - a)
+        }
     }
 }
 
@@ -201,64 +246,82 @@ fn perimeter(label: u32, px: &[(u32, u32)], labels: &Labels) -> f64 {
     total
 }
 
-/// Pixels whose centres lie in the convex hull of the object's pixel centres (so a digital
-/// disk or rectangle has solidity 1).
-fn convex_area(px: &[(u32, u32)]) -> f64 {
-    let mut pts: Vec<(f64, f64)> = px.iter().map(|&(r, c)| (r as f64, c as f64)).collect();
-    pts.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    pts.dedup();
-    if pts.len() < 3 {
-        return px.len() as f64;
-    }
-    let hull = convex_hull(&pts);
-    if hull.len() < 3 {
-        return px.len() as f64;
-    }
-    let (min_r, max_r) = px
-        .iter()
-        .fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-    let (min_c, max_c) = px
-        .iter()
-        .fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    let mut count = 0usize;
-    for r in min_r..=max_r {
-        for c in min_c..=max_c {
-            if inside(&hull, (r as f64, c as f64)) {
-                count += 1;
-            }
+/// scikit-image's `area_convex`: the pixels of the bounding box whose centres lie in (or on) the
+/// convex hull of the midpoints of every object pixel's four edges (`convex_hull_image` with
+/// `offset_coordinates`), so even a 1-pixel object or a line has a 2-D hull. Coordinates are
+/// doubled to stay integers, which makes every inside test exact.
+fn convex_area(px: &[(u32, u32)], min: (u32, u32), max: (u32, u32)) -> usize {
+    let hull = convex_hull(edge_midpoints(px, min, max));
+    let (rows, cols) = ((max.0 - min.0 + 1) as i64, (max.1 - min.1 + 1) as i64);
+    let mut count = 0;
+    for r in 0..rows {
+        for c in 0..cols {
+            let p = (2 * r, 2 * c);
+            let inside =
+                (0..hull.len()).all(|i| cross(hull[i], hull[(i + 1) % hull.len()], p) >= 0);
+            count += inside as usize;
         }
     }
-    count.max(px.len()) as f64
+    count
 }
 
-fn cross(o: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+/// Edge midpoints (doubled, relative to `min`) of the pixels that start or end a row or a
+/// column of the object: only those can be hull vertices (scikit-image's `possible_hull`).
+fn edge_midpoints(px: &[(u32, u32)], min: (u32, u32), max: (u32, u32)) -> Vec<(i64, i64)> {
+    let (rows, cols) = ((max.0 - min.0 + 1) as usize, (max.1 - min.1 + 1) as usize);
+    let mut row_span = vec![(i64::MAX, i64::MIN); rows];
+    let mut col_span = vec![(i64::MAX, i64::MIN); cols];
+    for &(r, c) in px {
+        let (r, c) = ((r - min.0) as i64, (c - min.1) as i64);
+        let (rs, cs) = (&mut row_span[r as usize], &mut col_span[c as usize]);
+        (rs.0, rs.1) = (rs.0.min(c), rs.1.max(c));
+        (cs.0, cs.1) = (cs.0.min(r), cs.1.max(r));
+    }
+    let mut centres: Vec<(i64, i64)> = Vec::new();
+    for (r, &(lo, hi)) in row_span.iter().enumerate().filter(|(_, s)| s.0 <= s.1) {
+        centres.extend([(r as i64, lo), (r as i64, hi)]);
+    }
+    for (c, &(lo, hi)) in col_span.iter().enumerate().filter(|(_, s)| s.0 <= s.1) {
+        centres.extend([(lo, c as i64), (hi, c as i64)]);
+    }
+    let mut points: Vec<(i64, i64)> = centres
+        .into_iter()
+        .flat_map(|(r, c)| {
+            let (r, c) = (2 * r, 2 * c);
+            [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)]
+        })
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    points
+}
+
+fn cross(o: (i64, i64), a: (i64, i64), b: (i64, i64)) -> i64 {
     (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
 }
 
-fn convex_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut hull: Vec<(f64, f64)> = Vec::new();
+/// Andrew's monotone chain on sorted, distinct points: the hull counter-clockwise, without
+/// collinear points.
+fn convex_hull(pts: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    let mut hull: Vec<(i64, i64)> = Vec::with_capacity(pts.len() + 1);
     for pass in 0..2 {
         let start = hull.len();
-        let iter: Box<dyn Iterator<Item = &(f64, f64)>> = if pass == 0 {
-            Box::new(pts.iter())
-        } else {
-            Box::new(pts.iter().rev())
-        };
-        for &p in iter {
+        let mut push = |p: (i64, i64)| {
             while hull.len() >= start + 2
-                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0
             {
                 hull.pop();
             }
             hull.push(p);
+        };
+        if pass == 0 {
+            pts.iter().for_each(|&p| push(p));
+        } else {
+            pts.iter().rev().for_each(|&p| push(p));
         }
         hull.pop();
     }
     hull
-}
-
-fn inside(hull: &[(f64, f64)], p: (f64, f64)) -> bool {
-    (0..hull.len()).all(|i| cross(hull[i], hull[(i + 1) % hull.len()], p) >= -1e-9)
 }
 
 #[cfg(test)]
@@ -319,7 +382,8 @@ mod tests {
             (p.equivalent_diameter_area - (4.0 * 317.0 / std::f64::consts::PI).sqrt()).abs()
                 < 1e-12
         );
-        assert!(p.solidity > 0.95 && p.solidity <= 1.0);
+        // scikit-image's hull runs through pixel-edge midpoints: 341 pixels (its value).
+        assert_eq!(p.solidity, 317.0 / 341.0);
         assert!(
             (p.perimeter - 2.0 * std::f64::consts::PI * 10.0).abs() < 4.0,
             "{}",
@@ -338,8 +402,9 @@ mod tests {
             (u / 12.0).powi(2) + (v / 5.0).powi(2) <= 1.0
         });
         let p = &measure(&labels, &flat(61, 61)).unwrap()[0];
-        // scikit-image measures from the row axis, counter-clockwise in (row, col): -π/4 here.
-        assert!((p.orientation + t).abs() < 0.02, "{}", p.orientation);
+        // Symmetric about the diagonal, so the inertia tensor's diagonal terms are equal and
+        // scikit-image's degenerate rule applies: b < 0 gives +π/4 (its value here).
+        assert_eq!(p.orientation, t);
         assert!(
             (p.axis_major_length - 24.0).abs() < 1.0,
             "{}",

@@ -7,7 +7,6 @@
 use crate::error::{Error, Result};
 use crate::image::{Image, Labels, Mask};
 use crate::union_find::find;
-use image::{GrayImage, Luma};
 use std::collections::BinaryHeap;
 
 /// Watershed parameters.
@@ -25,7 +24,10 @@ pub struct WatershedOptions {
 }
 
 impl Default for WatershedOptions {
-    /// Defaults for fluorescence nuclei 10–30 px across, split by shape.
+    /// Defaults for fluorescence nuclei 10–30 px across, split by shape. For images whose nuclei
+    /// differ in size, scale with [`typical_radius`] `r` instead: the main example uses
+    /// `min_distance` 0.3 r and `h` 0.03 r with `sigma` 1 (tuned on the DSB2018 dev split;
+    /// 0.06 r or 0.5 r change its F1 by less than 0.002, 0.015 r or sigma 0 over-split).
     fn default() -> Self {
         WatershedOptions {
             sigma: 1.0,
@@ -111,19 +113,134 @@ fn depth_at_least(mask: &Mask, i: usize, d: f64) -> bool {
     true
 }
 
+/// Objects whose largest inscribed disk has a smaller radius than this (thinner than 5 px)
+/// are taken for specks of noise by [`typical_radius`].
+pub const SPECK_RADIUS: f64 = 2.5;
+
+/// The typical radius of the objects of `mask` (pixels): the median, over its 8-connected
+/// objects, of the largest distance from an object pixel to the background (the radius of the
+/// largest disk that fits inside). Clumps of round nuclei have about the radius of one of them,
+/// so touching nuclei do not inflate it. Specks thinner than 5 px ([`SPECK_RADIUS`]) are left
+/// out while any thicker object exists: on a dark, noisy background they can outnumber the
+/// nuclei (one real image: 4 px with them, 14 px without, 16.5 px by hand). 0 for an empty
+/// mask.
+///
+/// Why not weight by area: a crowded tissue that thresholds into one band would then set the
+/// radius to the band's half-width.
+pub fn typical_radius(mask: &Mask) -> f64 {
+    let labels = mask.label(8);
+    let dist = distance(mask);
+    let mut deepest = vec![0f32; labels.count() as usize + 1];
+    for (&l, &d) in labels.data.iter().zip(&dist.data) {
+        deepest[l as usize] = deepest[l as usize].max(d);
+    }
+    let all: Vec<f32> = deepest.into_iter().skip(1).collect();
+    let mut radii: Vec<f32> = all
+        .iter()
+        .copied()
+        .filter(|&r| r as f64 >= SPECK_RADIUS)
+        .collect();
+    if radii.is_empty() {
+        radii = all;
+    }
+    if radii.is_empty() {
+        return 0.0;
+    }
+    let mid = radii.len() / 2;
+    *radii.select_nth_unstable_by(mid, f32::total_cmp).1 as f64
+}
+
+/// Exact Euclidean distance from each pixel to the nearest background pixel (0 on background;
+/// outside the image is not background): first the distance along each column (two sweeps
+/// over the rows, cache-friendly), then Felzenszwalb and Huttenlocher's lower envelope of
+/// parabolas along each row. Same values as imageproc's `euclidean_squared_distance_transform`
+/// (tested) in a fraction of its time, which matters because the main example takes it twice
+/// per image.
 fn distance(mask: &Mask) -> Image {
-    let background = GrayImage::from_raw(
-        mask.width,
-        mask.height,
-        mask.data.iter().map(|&b| (!b) as u8).collect(),
-    )
-    .expect("mask size matches");
-    let squared = imageproc::distance_transform::euclidean_squared_distance_transform(&background);
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    let mut sq: Vec<f64> = mask
+        .data
+        .iter()
+        .map(|&b| if b { FAR } else { 0.0 })
+        .collect();
+    for r in 1..h {
+        let (above, here) = sq[(r - 1) * w..(r + 1) * w].split_at_mut(w);
+        for (d, &up) in here.iter_mut().zip(above.iter()) {
+            *d = d.min(up + 1.0);
+        }
+    }
+    for r in (0..h.saturating_sub(1)).rev() {
+        let (here, below) = sq[r * w..(r + 2) * w].split_at_mut(w);
+        for (d, &down) in here.iter_mut().zip(below.iter()) {
+            *d = d.min(down + 1.0);
+        }
+    }
+    for d in sq.iter_mut() {
+        *d = if *d >= FAR { FAR } else { *d * *d };
+    }
+    let mut env = Envelope::new(w);
+    for row in sq.chunks_mut(w.max(1)) {
+        env.transform(row);
+    }
     Image {
         width: mask.width,
         height: mask.height,
         bit_depth: 32,
-        data: squared.pixels().map(|Luma([d])| d.sqrt() as f32).collect(),
+        data: sq.into_iter().map(|d| d.sqrt() as f32).collect(),
+    }
+}
+
+/// "Infinitely far": larger than any squared distance in an image, small enough that sums and
+/// differences of two of them stay exact in f64.
+const FAR: f64 = 1e18;
+
+/// Work space for the 1-D squared distance transform of one line.
+struct Envelope {
+    v: Vec<usize>,
+    z: Vec<f64>,
+    out: Vec<f64>,
+}
+
+impl Envelope {
+    fn new(n: usize) -> Envelope {
+        Envelope {
+            v: vec![0; n],
+            z: vec![0.0; n + 1],
+            out: vec![0.0; n],
+        }
+    }
+
+    /// Replace `f` by `min_q (p - q)² + f[q]` for every `p`.
+    fn transform(&mut self, f: &mut [f64]) {
+        let n = f.len();
+        if n == 0 {
+            return;
+        }
+        let (v, z) = (&mut self.v, &mut self.z);
+        let mut k = 0;
+        (v[0], z[0], z[1]) = (0, f64::NEG_INFINITY, f64::INFINITY);
+        for q in 1..n {
+            let meet = |k: usize| {
+                let p = v[k];
+                ((f[q] + (q * q) as f64) - (f[p] + (p * p) as f64)) / (2 * q - 2 * p) as f64
+            };
+            let mut s = meet(k);
+            while s <= z[k] {
+                k -= 1;
+                s = meet(k);
+            }
+            k += 1;
+            (v[k], z[k], z[k + 1]) = (q, s, f64::INFINITY);
+        }
+        k = 0;
+        for q in 0..n {
+            while z[k + 1] < q as f64 {
+                k += 1;
+            }
+            let d = q as f64 - v[k] as f64;
+            self.out[q] = d * d + f[v[k]];
+        }
+        f.copy_from_slice(&self.out[..n]);
     }
 }
 
@@ -286,6 +403,7 @@ fn flood(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::{GrayImage, Luma};
 
     fn disks(centres: &[(f32, f32)], r: f32) -> Mask {
         Image::from_fn(80, 80, 8, |y, x| {
@@ -384,6 +502,27 @@ mod tests {
                     expected,
                     "pixel {i}, depth {d}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_distance_transform_equals_imageproc() {
+        for (w, h, seed) in [(37u32, 23u32, 1u32), (64, 64, 7), (1, 9, 3), (9, 1, 5)] {
+            let mask = Image::from_fn(w, h, 8, |y, x| {
+                let noise = (y.wrapping_mul(2654435761) ^ x.wrapping_mul(40503) ^ seed) % 7;
+                (noise != 0 || (y + x) % 11 == 0) as u8 as f32
+            })
+            .threshold(0.5);
+            let background =
+                GrayImage::from_raw(w, h, mask.data.iter().map(|&b| (!b) as u8).collect()).unwrap();
+            let want =
+                imageproc::distance_transform::euclidean_squared_distance_transform(&background);
+            let got = distance(&mask);
+            for (g, Luma([d])) in got.data.iter().zip(want.pixels()) {
+                if *d < 1e12 {
+                    assert_eq!(*g, d.sqrt() as f32, "{w}x{h}");
+                }
             }
         }
     }

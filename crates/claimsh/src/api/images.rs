@@ -17,8 +17,17 @@ pub const DOCS: &[FnDoc] = &[
         about: "Every page of a multi-page TIFF (z-stack, channels, time series) as images.",
     },
     FnDoc {
+        signature: "load_labels(path: String) -> Labels",
+        about: "Load a label image (e.g. hand-drawn annotations as a 16-bit TIFF/PNG: 0 = \
+                background, one value per object).",
+    },
+    FnDoc {
         signature: "img.width / img.height / img.bit_depth -> int",
         about: "Image size and bit depth (32 once filtered).",
+    },
+    FnDoc {
+        signature: "img.min / img.max -> float",
+        about: "Smallest and largest pixel value.",
     },
     FnDoc {
         signature: "save_image(x: Image|Mask|Labels, path: String)",
@@ -26,7 +35,8 @@ pub const DOCS: &[FnDoc] = &[
     },
     FnDoc {
         signature: "gaussian(img: Image, sigma: float) -> Image",
-        about: "Gaussian blur (floating-point result).",
+        about: "Gaussian blur (floating-point result, image units): scikit-image's gaussian \
+                with preserve_range (edges repeated, kernel radius 4 sigma).",
     },
     FnDoc {
         signature: "median(img: Image, radius: int) -> Image",
@@ -44,6 +54,22 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "threshold(img: Image, t: float) -> Mask",
         about: "Pixels strictly above t.",
+    },
+    FnDoc {
+        signature: "local_mean(img: Image, radius: int) -> Image",
+        about: "Mean over the (2 radius + 1)² window around each pixel (clipped at the border).",
+    },
+    FnDoc {
+        signature: "threshold_local(img: Image, radius: int, offset: float, floor: float) -> Mask",
+        about: "Pixels above floor and brighter than their window's local_mean by the fraction \
+                offset (both from the image minimum). For uneven background and crowded nuclei: \
+                radius ≈ 2 × the nucleus radius, offset 0.1, floor half-way from img.min to \
+                otsu(img).",
+    },
+    FnDoc {
+        signature: "typical_radius(mask: Mask) -> float",
+        about: "Typical object radius in pixels: the median over objects of the largest inscribed \
+                disk's radius (clumps of round nuclei do not inflate it). Scale sizes from it.",
     },
     FnDoc {
         signature: "open(mask, r) / close(mask, r) / erode(mask, r) / dilate(mask, r) -> Mask",
@@ -76,7 +102,9 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "watershed(mask: Mask) -> Labels / watershed(mask, #{sigma, min_distance, h})",
         about: "Split touching round objects by shape (distance transform, h-maxima markers; \
-                defaults sigma 1, min_distance 2, h 0.1 px).",
+                defaults sigma 1, min_distance 2, h 0.1 px, for nuclei 10-30 px across). For \
+                nuclei of any size scale from r = typical_radius(mask): the main example uses \
+                #{sigma: 1.0, min_distance: 0.3 * r, h: 0.03 * r}.",
     },
     FnDoc {
         signature: "watershed(mask: Mask, img: Image) -> Labels / watershed(mask, img, #{...})",
@@ -87,6 +115,12 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "measure(labels: Labels, img: Image) -> Array",
         about: "One map per object with scikit-image regionprops definitions.",
+    },
+    FnDoc {
+        signature: "match_labels(pred: Labels, truth: Labels) -> Map / match_labels(pred, truth, iou)",
+        about: "Score a segmentation against annotations: objects match one-to-one when their \
+                intersection over union is above iou (default 0.5; 0.5..1). Returns \
+                #{tp, fp, fn, precision, recall, f1}, f1 = 2tp / (2tp + fp + fn).",
     },
     FnDoc {
         signature: "save_overlay(img: Image, labels: Labels, path: String)",
@@ -101,11 +135,23 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_get("width", |i: &mut Image| i.width as i64);
     engine.register_get("height", |i: &mut Image| i.height as i64);
     engine.register_get("bit_depth", |i: &mut Image| i.bit_depth as i64);
+    engine.register_get("min", |i: &mut Image| {
+        i.data.iter().copied().fold(f32::INFINITY, f32::min) as f64
+    });
+    engine.register_get("max", |i: &mut Image| {
+        i.data.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64
+    });
     engine.register_get("count", |l: &mut Labels| l.count() as i64);
     engine.register_get("area", |m: &mut Mask| m.area() as i64);
     let w = worker.clone();
     engine.register_fn("load_image", move |path: &str| -> R<Image> {
         claim_image::load_image(&w.resolve(path)).map_err(script_failure)
+    });
+    let w = worker.clone();
+    engine.register_fn("load_labels", move |path: &str| -> R<Labels> {
+        let path = w.resolve(path);
+        let img = claim_image::load_image(&path).map_err(script_failure)?;
+        Labels::from_image(&img).map_err(|e| script_error(format!("{}: {e}", path.display())))
     });
     let w = worker.clone();
     engine.register_fn("load_stack", move |path: &str| -> R<Array> {
@@ -138,6 +184,19 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     engine.register_fn("li", |i: &mut Image| claim_image::li(i));
     engine.register_fn("threshold", |i: &mut Image, t: f64| i.threshold(t));
     engine.register_fn("threshold", |i: &mut Image, t: i64| i.threshold(t as f64));
+    engine.register_fn("local_mean", |i: &mut Image, r: i64| {
+        i.local_mean(u32::try_from(r).unwrap_or(0))
+    });
+    engine.register_fn(
+        "threshold_local",
+        |i: &mut Image, r: i64, offset: f64, floor: f64| -> R<Mask> {
+            i.threshold_local(u32::try_from(r).unwrap_or(0), offset, floor)
+                .map_err(script_failure)
+        },
+    );
+    engine.register_fn("typical_radius", |m: &mut Mask| {
+        claim_image::typical_radius(m)
+    });
     engine.register_fn("open", |m: &mut Mask, r: i64| -> R<Mask> {
         m.open(r).map_err(script_failure)
     });
@@ -201,6 +260,12 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
             })
             .collect())
     });
+    engine.register_fn("match_labels", |p: &mut Labels, t: Labels| {
+        match_map(p, &t, 0.5)
+    });
+    engine.register_fn("match_labels", |p: &mut Labels, t: Labels, iou: f64| {
+        match_map(p, &t, iou)
+    });
     let w = worker.clone();
     engine.register_fn(
         "save_overlay",
@@ -229,4 +294,17 @@ fn watershed_options(mut options: WatershedOptions, o: Map) -> R<WatershedOption
         }
     }
     Ok(options)
+}
+
+/// `match_labels` as a script map `#{tp, fp, fn, precision, recall, f1}`.
+fn match_map(pred: &Labels, truth: &Labels, iou: f64) -> R<Map> {
+    let m = claim_image::match_labels(pred, truth, iou).map_err(script_failure)?;
+    let mut map = Map::new();
+    map.insert("tp".into(), Dynamic::from(m.tp as i64));
+    map.insert("fp".into(), Dynamic::from(m.fp as i64));
+    map.insert("fn".into(), Dynamic::from(m.fn_ as i64));
+    map.insert("precision".into(), Dynamic::from(m.precision()));
+    map.insert("recall".into(), Dynamic::from(m.recall()));
+    map.insert("f1".into(), Dynamic::from(m.f1()));
+    Ok(map)
 }
