@@ -217,3 +217,36 @@ fn a_state_directory_of_format_1_is_refused_with_what_to_do() {
     assert!(out.status.success(), "{}", util::text(&out.stderr));
     assert!(!state.exists());
 }
+
+#[test]
+fn maps_are_items_keyed_by_their_canonical_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+mkdir("rec");
+for p in claimed(grid(#{a: [1, 2], b: [0.5, 1.5]})) {
+    write_text(`rec/${item_key(p)}-${ARGS[0]}.txt`, `${p.a * p.b}`);
+    done(p);
+}
+if claim(#{b: 0.5, a: 1}) { throw "a map done in the list form was claimed again"; }
+"#;
+    std::fs::write(dir.path().join("job.rhai"), body).unwrap();
+    for run in ["one", "two"] {
+        util::run_as_hosts(dir.path(), 2, "node", &["job.rhai", "-q", "--", run]);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("rec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "a=1,b=0.5-one.txt",
+            "a=1,b=1.5-one.txt",
+            "a=2,b=0.5-one.txt",
+            "a=2,b=1.5-one.txt"
+        ],
+        "each map once, and nothing again in the second run"
+    );
+    assert_status(dir.path(), 4);
+}

@@ -12,23 +12,23 @@ use std::time::Duration;
 
 pub const DOCS: &[FnDoc] = &[
     FnDoc {
-        signature: "claim(item: String) -> bool",
-        about: "Atomically claim an item; true for exactly one worker anywhere.",
+        signature: "claim(item) -> bool",
+        about: "Atomically claim an item (a string, number or map: keyed by item_key(item)); true for exactly one worker anywhere.",
     },
     FnDoc {
-        signature: "claim(item: String, output: String) -> bool",
+        signature: "claim(item, output: String) -> bool",
         about: "Claim unless the output file already exists (then it counts as done).",
     },
     FnDoc {
-        signature: "done(item: String)",
+        signature: "done(item)",
         about: "Publish a claimed item as done; nobody will redo it.",
     },
     FnDoc {
-        signature: "fail(item: String, reason: String)",
+        signature: "fail(item, reason: String)",
         about: "Record a claimed item as failed with a reason (skipped unless --retry-failed).",
     },
     FnDoc {
-        signature: "release(item: String)",
+        signature: "release(item)",
         about: "Give a claimed item back unfinished.",
     },
     FnDoc {
@@ -51,7 +51,8 @@ pub const DOCS: &[FnDoc] = &[
 
 pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
-    engine.register_fn("claim", move |item: &str| -> R<bool> {
+    engine.register_fn("claim", move |item: Dynamic| -> R<bool> {
+        let item = &key(&item)?;
         if w.stopping() {
             return Ok(false);
         }
@@ -59,7 +60,8 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         Ok(w.took(item, claimed))
     });
     let w = worker.clone();
-    engine.register_fn("claim", move |item: &str, output: &str| -> R<bool> {
+    engine.register_fn("claim", move |item: Dynamic, output: &str| -> R<bool> {
+        let item = &key(&item)?;
         if w.stopping() {
             return Ok(false);
         }
@@ -70,15 +72,18 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         Ok(w.took(item, claimed))
     });
     let w = worker.clone();
-    engine.register_fn("done", move |item: &str| -> R<()> {
+    engine.register_fn("done", move |item: Dynamic| -> R<()> {
+        let item = &key(&item)?;
         finish(&w, item, None)
     });
     let w = worker.clone();
-    engine.register_fn("fail", move |item: &str, reason: &str| -> R<()> {
+    engine.register_fn("fail", move |item: Dynamic, reason: &str| -> R<()> {
+        let item = &key(&item)?;
         finish(&w, item, Some(reason))
     });
     let w = worker.clone();
-    engine.register_fn("release", move |item: &str| -> R<()> {
+    engine.register_fn("release", move |item: Dynamic| -> R<()> {
+        let item = &key(&item)?;
         let claim = w
             .lock_held()
             .remove(item)
@@ -113,7 +118,7 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
     );
     let w = worker.clone();
     engine.register_fn("all_done", move |items: Array| -> R<bool> {
-        let keys: Vec<String> = items.iter().map(|d| d.to_string()).collect();
+        let keys = keys(&items)?;
         w.ledger
             .all_done(keys.iter().map(String::as_str))
             .map_err(script_failure)
@@ -189,8 +194,18 @@ pub struct ClaimedItems {
     list: String,
 }
 
+/// An item's key: its canonical text ([`super::item_key`]): strings as they are, numbers and maps
+/// in a stable form, so `claimed(grid(...))` and `done(p)` work on maps.
+fn key(item: &Dynamic) -> R<String> {
+    super::item_key::canonical_key(item).map_err(script_error)
+}
+
+fn keys(items: &Array) -> R<Vec<String>> {
+    items.iter().map(key).collect()
+}
+
 fn open_list(w: &Arc<Worker>, items: Array, outputs: Option<Vec<PathBuf>>) -> R<ClaimedItems> {
-    let keys: Vec<String> = items.iter().map(|d| d.to_string()).collect();
+    let keys = keys(&items)?;
     let list = claim_core::key::list_name(keys.iter().map(String::as_str));
     let mut lists = w.lock_lists();
     if !lists.contains_key(&list) {
