@@ -6,8 +6,10 @@
 //! `--item-timeout`, Ctrl-C, logs, status and exit codes are exactly `run`'s, and follow it when
 //! the ledger changes.
 
-use crate::cli::{EXIT_USAGE, RunOptions};
+use crate::args::RunOptions;
+use crate::exit::USAGE as EXIT_USAGE;
 use crate::runner::{Job, run_job};
+use crate::words::quote;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -133,6 +135,7 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
         ast,
         dir,
         name: "each".into(),
+        target: format!("--state {}", quote(&state.display().to_string())),
         state,
         args: args.script_args(),
     };
@@ -192,19 +195,6 @@ exec {} --jobs \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" -- {}\n",
         .map_or("each".into(), |n| n.to_string_lossy().into_owned());
     let path = dir.join(format!("{name}.sbatch"));
     Ok((name, state, run, path))
-}
-
-/// One word for bash: as it is when plain, else in single quotes.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

@@ -144,10 +144,7 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
                 tracing::info!(key = ?item, held_ms, "done");
                 w.note_done();
             }
-            Some(reason) => {
-                tracing::error!(key = ?item, "failed: {reason}");
-                w.note_failed();
-            }
+            Some(reason) => w.note_failed(item, reason),
         }
         return Ok(());
     }
@@ -167,11 +164,10 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
                 w.note_done();
             }
             Some(reason) => {
-                tracing::error!(key = ?item, "failed: {reason}");
                 if let Some(block) = open.block.as_mut() {
                     block.fail_item(index, reason);
                 }
-                w.note_failed();
+                w.note_failed(item, reason);
             }
         }
         return Ok(());

@@ -1,14 +1,7 @@
-//! Command-line interface (clap derive) and exit codes.
+//! The command line (clap derive): every subcommand and option, and the default state directory.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
-
-/// Exit code: nothing failed.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: some items failed, or the script failed outside any item.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: usage error or script compile error.
-pub const EXIT_USAGE: i32 = 2;
 
 /// Run a Rhai script on every node; a claim ledger on the shared filesystem divides the work.
 ///
@@ -17,20 +10,20 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(name = "claimsh", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    pub command: Option<Command>,
     // `claimsh SCRIPT ...`: `run`'s arguments, spelled out because clap leaves an
     // `Option<RunArgs>` with a flattened struct inside always `None`.
     /// The Rhai script to run.
-    script: Option<PathBuf>,
+    pub script: Option<PathBuf>,
     /// Arguments for the script (`ARGS` in the script).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    pub args: Vec<String>,
     #[command(flatten)]
-    options: RunOptions,
+    pub options: RunOptions,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {
+pub enum Command {
     /// Run a script (the default command).
     Run(RunArgs),
     /// Run a program on every file matching a pattern, like GNU parallel, on every node.
@@ -38,7 +31,8 @@ enum Command {
     /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`
     /// (no script needed; status, cleanup and logs take `--state .claimsh/each-...`).
     Each(crate::each::EachArgs),
-    /// Compile a script without running it; errors as file:line:col.
+    /// Compile a script without running it, and look for calls to functions that do not exist
+    /// or take other arguments; problems as file:line:col.
     Check {
         /// The script.
         script: PathBuf,
@@ -48,8 +42,12 @@ enum Command {
         #[command(flatten)]
         target: StateTarget,
         /// Print JSON (top-level counts are items).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Redraw every second (counts, rate, ETA, running claims by host, last failures)
+        /// until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
     },
     /// Remove stale claims (and failure records or everything when asked).
     Cleanup {
@@ -73,7 +71,7 @@ enum Command {
     Api,
     /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
     /// nodes.
-    Slurm(crate::commands::SlurmArgs),
+    Slurm(crate::slurm::SlurmArgs),
 }
 
 /// Which ledger a command looks at.
@@ -178,48 +176,4 @@ pub fn default_state(script: &Path) -> PathBuf {
         .and_then(|s| s.to_str())
         .unwrap_or("script");
     dir.join(".claimsh").join(stem)
-}
-
-/// Parse arguments, run, and return the exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-        }
-    };
-    let run = cli.script.map(|script| RunArgs {
-        script,
-        args: cli.args,
-        options: cli.options,
-    });
-    let result = match (cli.command, run) {
-        (Some(Command::Run(args)), _) | (None, Some(args)) => crate::runner::run(args),
-        (Some(Command::Each(args)), _) => crate::each::each(args),
-        (Some(Command::Check { script }), _) => crate::commands::check(&script),
-        (Some(Command::Status { target, json }), _) => crate::commands::status(&target, json),
-        (
-            Some(Command::Cleanup {
-                target,
-                failed,
-                all,
-            }),
-            _,
-        ) => crate::commands::cleanup(&target, failed, all),
-        (Some(Command::Logs { target, item }), _) => crate::commands::logs(&target, item),
-        (Some(Command::Api), _) => crate::commands::api(),
-        (Some(Command::Slurm(args)), _) => crate::commands::slurm(&args),
-        (None, None) => {
-            eprintln!("claimsh: give a script to run (see claimsh --help)");
-            Ok(EXIT_USAGE)
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("claimsh: {e:#}");
-            EXIT_FAILED
-        }
-    }
 }
