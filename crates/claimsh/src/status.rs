@@ -75,7 +75,9 @@ fn counts_text(status: &Status) -> String {
 
 /// The `once` steps' counts and up to `failures` of their failures.
 fn once_text(text: &mut String, once: Option<&Status>, failures: usize) {
-    let Some(once) = once else { return };
+    let Some(once) = once.filter(|o| o.done + o.running + o.stale + o.failed > 0) else {
+        return;
+    };
     let _ = writeln!(
         text,
         "once steps: done {}  running {}  failed {}",
