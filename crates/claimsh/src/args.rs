@@ -30,7 +30,7 @@ pub enum Command {
     ///
     /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`
     /// (no script needed; status, cleanup and logs take `--state .claimsh/each-...`).
-    Each(crate::each::EachArgs),
+    Each(EachArgs),
     /// Compile a script without running it, and look for calls to functions that do not exist
     /// or take other arguments; problems as file:line:col.
     Check {
@@ -71,7 +71,7 @@ pub enum Command {
     Api,
     /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
     /// nodes.
-    Slurm(crate::slurm::SlurmArgs),
+    Slurm(SlurmArgs),
 }
 
 /// Which ledger a command looks at.
@@ -176,4 +176,62 @@ pub fn default_state(script: &Path) -> PathBuf {
         .and_then(|s| s.to_str())
         .unwrap_or("script");
     dir.join(".claimsh").join(stem)
+}
+
+/// Options of `claimsh each`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EachArgs {
+    /// Files to run the command on: a glob pattern relative to the current folder (quote it,
+    /// so the shell leaves it to claimsh: `'in/*.tif'`, `'data/**/*.fasta'`).
+    pub pattern: String,
+    /// The file the command makes per item, e.g. `out/{stem}.csv`: an item whose output exists
+    /// is done (not run again); a command that exits 0 without creating it fails the item. Its
+    /// folder is created before the command runs.
+    #[arg(short, long, value_name = "TEMPLATE")]
+    pub output: Option<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+    /// The program and its arguments. `{}` is the file, `{stem}` its name without extension,
+    /// `{name}` its name, `{dir}` its folder (GNU parallel's `{/.}`, `{/}`, `{//}` and `{.}` work
+    /// too); with none of them the file is appended.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Options of `claimsh slurm`.
+#[derive(clap::Args, Debug)]
+#[command(subcommand_negates_reqs = true)]
+pub struct SlurmArgs {
+    /// The script every array task runs (or `each ...`, see below).
+    #[arg(required = true)]
+    pub script: Option<PathBuf>,
+    /// Number of array tasks (nodes).
+    #[arg(long)]
+    pub tasks: u32,
+    /// CPUs per task; becomes --jobs.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: u32,
+    /// Time limit (none unless given).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Submit with sbatch after writing.
+    #[arg(long)]
+    pub submit: bool,
+    /// Extra sbatch options.
+    #[arg(last = true)]
+    pub sbatch: Vec<String>,
+    /// `claimsh slurm --tasks 8 each 'in/*.tif' -o 'out/{stem}.csv' -- CMD ...` instead of a
+    /// script.
+    #[command(subcommand)]
+    pub each: Option<SlurmEach>,
+}
+
+/// What an array task runs when it is not a script.
+#[derive(clap::Subcommand, Debug)]
+pub enum SlurmEach {
+    /// Every task runs `claimsh each` with these arguments, in the current folder.
+    Each(EachArgs),
 }

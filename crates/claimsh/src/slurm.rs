@@ -1,48 +1,11 @@
 //! `claimsh slurm`: write (and optionally submit) a SLURM job-array script that runs a script or
 //! `claimsh each` on N nodes.
 
+use crate::args::{SlurmArgs, SlurmEach};
 use crate::exit::OK as EXIT_OK;
 use crate::words::quote_path;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-
-/// Options of `claimsh slurm`.
-#[derive(clap::Args, Debug)]
-#[command(subcommand_negates_reqs = true)]
-pub struct SlurmArgs {
-    /// The script every array task runs (or `each ...`, see below).
-    #[arg(required = true)]
-    pub script: Option<PathBuf>,
-    /// Number of array tasks (nodes).
-    #[arg(long)]
-    pub tasks: u32,
-    /// CPUs per task; becomes --jobs.
-    #[arg(long, default_value_t = 1)]
-    pub cpus_per_task: u32,
-    /// Time limit (none unless given).
-    #[arg(long)]
-    pub time: Option<String>,
-    /// Partition.
-    #[arg(long)]
-    pub partition: Option<String>,
-    /// Submit with sbatch after writing.
-    #[arg(long)]
-    pub submit: bool,
-    /// Extra sbatch options.
-    #[arg(last = true)]
-    pub sbatch: Vec<String>,
-    /// `claimsh slurm --tasks 8 each 'in/*.tif' -o 'out/{stem}.csv' -- CMD ...` instead of a
-    /// script.
-    #[command(subcommand)]
-    pub each: Option<SlurmEach>,
-}
-
-/// What an array task runs when it is not a script.
-#[derive(clap::Subcommand, Debug)]
-pub enum SlurmEach {
-    /// Every task runs `claimsh each` with these arguments, in the current folder.
-    Each(crate::each::EachArgs),
-}
 
 /// `claimsh slurm`: write the job script (and with `--submit`, check the script, then submit).
 pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {

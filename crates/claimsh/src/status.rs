@@ -150,7 +150,7 @@ fn watch_status(target: &StateTarget) -> anyhow::Result<i32> {
         // On a terminal: home the cursor and clear, so the view stays in place.
         let clear = if terminal { "\x1b[H\x1b[2J" } else { "" };
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{clear}{header}{body}\n");
+        let _ = writeln!(out, "{clear}{header}{body}");
         let _ = out.flush();
         drop(out);
         let next = Instant::now() + Duration::from_secs(1);
