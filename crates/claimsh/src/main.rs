@@ -31,8 +31,8 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {
-    std::process::exit(run());
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(u8::try_from(run()).unwrap_or(exit::FAILED as u8))
 }
 
 /// Parse arguments, run, and return the exit code; an error is printed once, here.

@@ -90,7 +90,7 @@ impl Signatures {
     /// too), or `None` if some signature fits.
     fn problem(&self, name: &str, args: usize, method: bool) -> Option<String> {
         let Some(signatures) = self.by_name.get(name) else {
-            let close = nearest(name, self.by_name.keys().map(String::as_str));
+            let close = self.nearest(name);
             return Some(match close.as_slice() {
                 [] => format!("no function {name} exists (see `claimsh api`)"),
                 _ => format!(
@@ -109,6 +109,15 @@ impl Signatures {
         (!fits).then(|| format!("{name} called with {shown}{object}; {}", self.takes(name)))
     }
 
+    /// Function names (not operators) a typo away from `name`.
+    fn nearest(&self, name: &str) -> Vec<&str> {
+        let names = self.by_name.keys().map(String::as_str);
+        nearest(
+            name,
+            names.filter(|n| n.starts_with(|c: char| c.is_alphabetic() || c == '_')),
+        )
+    }
+
     /// `threshold takes: threshold(img: Image, level: f64) -> Mask | ...`.
     pub fn takes(&self, name: &str) -> String {
         let texts: Vec<&str> = self
@@ -125,7 +134,7 @@ impl Signatures {
         if self.by_name.contains_key(name) {
             self.takes(name)
         } else {
-            let close = nearest(name, self.by_name.keys().map(String::as_str));
+            let close = self.nearest(name);
             match close.as_slice() {
                 [] => "no function of that name exists (see `claimsh api`)".into(),
                 _ => format!("did you mean {}?", close.join(", ")),
@@ -189,7 +198,8 @@ pub fn problems(ast: &AST, engine: &Engine) -> Vec<(Position, String)> {
     found
 }
 
-/// Names the script uses as variables or parameters: `f(x)` may call a closure held in `f`.
+/// Names the script uses as variables, parameters, properties or map keys: `f(x)` may call a
+/// closure held in `f`, and `obj.f(x)` one held in `obj.f`.
 fn variable_names(ast: &AST) -> HashSet<String> {
     let mut names: HashSet<String> = ast
         .iter_functions()
@@ -200,6 +210,19 @@ fn variable_names(ast: &AST) -> HashSet<String> {
             Some(ASTNode::Stmt(Stmt::Var(x, ..))) => names.insert(x.0.name.to_string()),
             Some(ASTNode::Stmt(Stmt::For(x, ..))) => names.insert(x.0.name.to_string()),
             Some(ASTNode::Expr(Expr::Variable(x, ..))) => names.insert(x.1.to_string()),
+            // `obj.f(x)` calls a closure held in the map's property `f`.
+            Some(ASTNode::Expr(Expr::Property(x, ..))) => names.insert(x.2.to_string()),
+            Some(ASTNode::Expr(Expr::Map(x, ..))) => {
+                names.extend(x.0.iter().map(|(key, _)| key.name.to_string()));
+                true
+            }
+            // A map literal of constants, folded by the optimizer.
+            Some(ASTNode::Expr(Expr::DynamicConstant(value, ..))) => {
+                if let Some(map) = value.read_lock::<rhai::Map>() {
+                    names.extend(map.keys().map(|key| key.to_string()));
+                }
+                true
+            }
             _ => false,
         };
         true

@@ -53,6 +53,8 @@ fn the_end_of_run_line_says_what_happened_and_lists_the_failures() {
     let log = line.split(" — logs: ").nth(1).unwrap();
     assert!(Path::new(log).is_file(), "{log} is no file");
     assert!(err.contains("\n1 item failed:\n  b: job.rhai:3:"), "{err}");
+    // The run-time error says what `threshold` takes.
+    assert!(err.contains("threshold takes: threshold(Image, "), "{err}");
     assert!(err.contains("claimsh status job.rhai"), "{err}");
     assert!(!err.contains("items failed in this process"), "{err}");
 }
@@ -164,7 +166,7 @@ fn check_names_unknown_functions_and_what_a_known_one_takes() {
     script(
         dir.path(),
         "job.rhai",
-        "let img = load_image(\"x.tif\");\nlet s = img.gausian(1.0);\nlet m = threshold(img);\nfn twice(x) { x * 2 }\nlet f = |x| x + 1;\nprint(f(twice(2)));\n",
+        "let img = load_image(\"x.tif\");\nlet s = img.gausian(1.0);\nlet m = threshold(img);\nfn twice(x) { x * 2 }\nlet f = |x| x + 1;\nprint(f(twice(2)));\nlet o = #{ g: |x| x };\nprint(o.g(1));\n",
     );
     let out = run(dir.path(), &["check", "job.rhai"], &[]);
     assert_eq!(out.status.code(), Some(2));
