@@ -105,7 +105,8 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("the built-in each script: {e}"))?;
     if !args.options.quiet {
         eprintln!(
-            "claimsh each: {matches} files, state {} (claimsh status --state {0})",
+            "claimsh each: {}, state {} (claimsh status --state {1})",
+            crate::words::count(matches as u64, "file", "files"),
             state.display()
         );
     }

@@ -68,7 +68,8 @@ pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
     let log = start_logging(&job.state, &host, args)?;
     let signal = Arc::new(AtomicUsize::new(0));
     let process = Arc::new(start_process(&job, host, args, &signal)?);
-    tracing::info!("{} workers, state {}", process.workers, job.state.display());
+    let workers = crate::words::count(process.workers as u64, "worker", "workers");
+    tracing::info!("{workers}, state {}", job.state.display());
     let progress =
         (!args.no_progress && !args.quiet).then(|| crate::progress::Progress::start(&process));
     let started = Instant::now();

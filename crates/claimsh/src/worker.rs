@@ -284,7 +284,8 @@ impl Worker {
             .fetch_add(1, Ordering::Relaxed)
             + 1;
         if self.process.max_failures.is_some_and(|max| row >= max) {
-            tracing::error!("{row} items failed in a row (--max-failures): stopping");
+            let row = crate::words::count(row, "item", "items");
+            tracing::error!("{row} failed in a row (--max-failures): stopping");
             self.process.stop.store(true, Ordering::Relaxed);
         }
     }

@@ -261,7 +261,8 @@ impl Iterator for ClaimedIter {
                 Ok(Some(block)) => {
                     if let Some(from) = block.taken_from() {
                         let n = block.items().len();
-                        tracing::warn!("a block of {n} items taken over from {from}");
+                        let n = crate::words::count(n as u64, "item", "items");
+                        tracing::warn!("a block of {n} taken over from {from}");
                     }
                     open.queue = block.items().iter().copied().collect();
                     open.block = Some(block);
