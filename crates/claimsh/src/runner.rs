@@ -226,6 +226,9 @@ fn summarize(process: &Process, elapsed: Duration, script_failed: bool) -> Summa
         failed,
         left: counts.as_ref().map_or(0, |c| c.claimed),
         done_elsewhere: counts.as_ref().map_or(0, |c| c.done.saturating_sub(done)),
+        failed_elsewhere: counts
+            .as_ref()
+            .map_or(0, |c| c.failed.saturating_sub(failed)),
         elapsed,
         failures: outcome
             .failures

@@ -18,6 +18,8 @@ pub struct Summary {
     pub left: u64,
     /// Items done by other instances or earlier runs.
     pub done_elsewhere: u64,
+    /// Items whose last attempt failed in other instances or earlier runs (skipped here).
+    pub failed_elsewhere: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// This instance's log file.
@@ -56,6 +58,30 @@ impl Summary {
     }
 
     fn failures_text(&self, out: &mut String) {
+        let idle = self.done + self.failed + self.left == 0 && !self.script_failed;
+        if self.failed_elsewhere > 0 {
+            let _ = writeln!(
+                out,
+                "{} failed before or elsewhere and {} skipped (`--retry-failed` runs {} again)",
+                count(self.failed_elsewhere, "item", "items"),
+                if self.failed_elsewhere == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                if self.failed_elsewhere == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+        } else if idle && self.done_elsewhere > 0 {
+            let _ = writeln!(
+                out,
+                "nothing was left to do (`claimsh cleanup --all {}` starts over)",
+                self.target
+            );
+        }
         if self.failed > 0 {
             let _ = writeln!(out, "{} failed:", count(self.failed, "item", "items"));
             for (item, reason) in &self.failures {
@@ -122,6 +148,20 @@ mod tests {
         assert_eq!(
             summary.text(),
             "24 done, 0 failed, 0 left to others in 0.5 s (48 items/s) — logs: s/logs/h.1.2.log\n"
+        );
+    }
+
+    #[test]
+    fn a_run_with_nothing_left_says_how_to_start_over() {
+        let summary = Summary {
+            done_elsewhere: 24,
+            target: "a.rhai".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            summary.text(),
+            "0 done, 0 failed, 0 left to others (24 items done by other runs) in 0.0 s\n\
+             nothing was left to do (`claimsh cleanup --all a.rhai` starts over)\n"
         );
     }
 
