@@ -11,7 +11,7 @@ pub const INTERRUPTED: i32 = 130;
 /// Ended by SIGTERM (SLURM's time limit, `scancel`): 128 + 15.
 pub const TERMINATED: i32 = 143;
 
-/// The exit code for a run ended by `signal` (0 if none).
+/// The exit code for a run ended by `signal` (a signal number, or 0: none).
 pub fn for_signal(signal: usize) -> Option<i32> {
     match signal {
         s if s == signal_hook::consts::SIGINT as usize => Some(INTERRUPTED),
