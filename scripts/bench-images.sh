@@ -6,8 +6,8 @@
 #    regionprops CSV, overlay PNG, 16-bit label TIFF) against the same steps in scikit-image
 #    (distance_transform_edt, uniform_filter, h_maxima markers + skimage.segmentation.watershed,
 #    mark_boundaries overlay);
-#  - baseline: the pipeline of shared/notes/baselines.md (blur σ=1, Otsu, 8-connected labels,
-#    regionprops, one CSV per image) in both.
+#  - baseline: the reference pipeline the project was first measured with (blur σ=1, Otsu,
+#    8-connected labels, regionprops, one CSV per image) in both.
 # Each pair runs twice, alternating; the better of the two runs of each engine is reported.
 # Needs a virtualenv with scikit-image: VENV=/path (created if missing).
 set -euo pipefail
@@ -40,7 +40,7 @@ import skimage.io, skimage.filters, skimage.measure, skimage.morphology, skimage
 PROPS = ("label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max",
          "perimeter", "eccentricity", "axis_major_length", "axis_minor_length", "orientation", "solidity",
          "equivalent_diameter_area")
-BASELINE_PROPS = PROPS[:-1]  # as in shared/notes/baselines.md
+BASELINE_PROPS = PROPS[:-1]  # the baseline measured every property but the last
 
 def no_lap(name):
     pass

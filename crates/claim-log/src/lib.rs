@@ -4,12 +4,16 @@
 //! their rotation and retention, the console filter, and reading logs back (`claimsh logs`).
 //! Does not own: what is logged (claimsh and claim-core decide) or the progress bar.
 //!
-//! Every file line carries time, level, host and worker id and, inside a claim, the item key:
-//! claimsh enters a `worker{host=.. id=..}` span per worker thread and an `item{key=..}` span per
-//! claimed item, and the formatter prints the span stack. Each line is written to the file as it
-//! is logged (one `write` call, appended), so nothing is lost when the process is killed, and no
-//! background thread busy-waits on a channel between lines (a non-blocking writer made about
-//! seven `sched_yield` calls per claimed item).
+//! Every file line carries time, level, host and worker id and, about an item, its key: claimsh
+//! enters a `worker{host=.. id=..}` span per worker thread (the formatter prints the span stack)
+//! and logs events about an item with a `key` field, which [`lines_about`] looks for. Each line
+//! is written to the file as it is logged (one `write` call, appended), so nothing is lost when
+//! the process is killed, and no background thread busy-waits on a channel between lines (a
+//! non-blocking writer made about seven `sched_yield` calls per claimed item).
+//!
+//! The console layer colours its output only when stderr is a terminal ([`stderr_color`]), and
+//! leaves out events whose target is [`FILE_ONLY`]: a caller logs a repeat of an error it already
+//! printed there, so the file keeps every line and the console each distinct error once.
 
 #![deny(missing_docs)]
 
@@ -18,6 +22,24 @@ use tracing_appender::rolling::RollingFileAppender;
 pub use tracing_appender::rolling::Rotation;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::prelude::*;
+
+/// The target of events that go to the log file only: `tracing::error!(target: FILE_ONLY, ..)`.
+pub const FILE_ONLY: &str = "claim_log::file_only";
+
+/// Whether to colour what goes to stderr: never with `NO_COLOR` set (<https://no-color.org>),
+/// always with `CLICOLOR_FORCE` set and not `0`, else only on a terminal that is not `dumb` (the
+/// order `anstream` uses).
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
 
 /// Default number of rotated files kept per instance (`--log-keep`).
 pub const DEFAULT_KEEP: usize = 7;
@@ -43,6 +65,23 @@ pub struct LogConfig {
 pub struct LogGuard {
     /// The instance's log file name prefix.
     pub prefix: String,
+    dir: PathBuf,
+}
+
+impl LogGuard {
+    /// The file this instance writes to now (the newest with its prefix), if one exists yet.
+    pub fn current_file(&self) -> Option<PathBuf> {
+        let start = format!("{}.", self.prefix);
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&start) && n.ends_with(".log"))
+            })
+            .max()
+    }
 }
 
 /// Errors setting up logging.
@@ -99,14 +138,21 @@ pub fn init(config: &LogConfig) -> Result<LogGuard, Error> {
         .with_filter(file_level);
     let console_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_color())
         .without_time()
         .with_target(false)
-        .with_filter(console_filter);
+        .with_filter(console_filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target() != FILE_ONLY
+        }));
     let _ = tracing_subscriber::registry()
         .with(file_layer)
         .with(console_layer)
         .try_init();
-    Ok(LogGuard { prefix })
+    Ok(LogGuard {
+        prefix,
+        dir: config.dir.clone(),
+    })
 }
 
 /// A writer to this instance's rotating file (each line written as it is logged), and the

@@ -6,8 +6,10 @@
 //! `--item-timeout`, Ctrl-C, logs, status and exit codes are exactly `run`'s, and follow it when
 //! the ledger changes.
 
-use crate::cli::{EXIT_USAGE, RunOptions};
+use crate::args::EachArgs;
+use crate::exit::USAGE as EXIT_USAGE;
 use crate::runner::{Job, run_job};
+use crate::words::quote;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -40,60 +42,38 @@ for f in claimed(glob(pattern)) {
 }
 "#;
 
-/// Options of `claimsh each`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct EachArgs {
-    /// Files to run the command on: a glob pattern relative to the current folder (quote it,
-    /// so the shell leaves it to claimsh: `'in/*.tif'`, `'data/**/*.fasta'`).
-    pub pattern: String,
-    /// The file the command makes per item, e.g. `out/{stem}.csv`: an item whose output exists
-    /// is done (not run again); a command that exits 0 without creating it fails the item. Its
-    /// folder is created before the command runs.
-    #[arg(short, long, value_name = "TEMPLATE")]
-    pub output: Option<String>,
-    #[command(flatten)]
-    pub options: RunOptions,
-    /// The program and its arguments. `{}` is the file, `{stem}` its name without extension,
-    /// `{name}` its name, `{dir}` its folder (GNU parallel's `{/.}`, `{/}`, `{//}` and `{.}` work
-    /// too); with none of them the file is appended.
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<String>,
+/// `ARGS` for [`SCRIPT`]: pattern, output template, command (the file appended when no
+/// argument names it, as GNU parallel does).
+pub fn script_args(each: &EachArgs) -> Vec<String> {
+    let mut args = vec![
+        each.pattern.clone(),
+        each.output.clone().unwrap_or_default(),
+    ];
+    args.extend(each.command.iter().cloned());
+    if !each
+        .command
+        .iter()
+        .any(|a| crate::api::exec::has_placeholder(a))
+    {
+        args.push("{}".into());
+    }
+    args
 }
 
-impl EachArgs {
-    /// `ARGS` for [`SCRIPT`]: pattern, output template, command (the file appended when no
-    /// argument names it, as GNU parallel does).
-    pub fn script_args(&self) -> Vec<String> {
-        let mut args = vec![
-            self.pattern.clone(),
-            self.output.clone().unwrap_or_default(),
-        ];
-        args.extend(self.command.iter().cloned());
-        if !self
-            .command
-            .iter()
-            .any(|a| crate::api::exec::has_placeholder(a))
-        {
-            args.push("{}".into());
-        }
-        args
+/// `.claimsh/each-<12 hex digits>/` in the current folder: the digits are a SHA-256 of the
+/// pattern, the output template and the command as typed, so every node running the same
+/// command line in the same (shared) folder agrees, whatever its mount point.
+pub fn default_state(args: &EachArgs) -> PathBuf {
+    let mut hash = Sha256::new();
+    let parts = script_args(args);
+    for part in &parts {
+        // Length-prefixed, so ["a b"] and ["a", "b"] differ.
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
     }
-
-    /// `.claimsh/each-<12 hex digits>/` in the current folder: the digits are a SHA-256 of the
-    /// pattern, the output template and the command as typed, so every node running the same
-    /// command line in the same (shared) folder agrees, whatever its mount point.
-    pub fn default_state(&self) -> PathBuf {
-        let mut hash = Sha256::new();
-        let parts = self.script_args();
-        for part in &parts {
-            // Length-prefixed, so ["a b"] and ["a", "b"] differ.
-            hash.update((part.len() as u64).to_le_bytes());
-            hash.update(part.as_bytes());
-        }
-        let digest = hash.finalize();
-        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        PathBuf::from(".claimsh").join(format!("each-{hex}"))
-    }
+    let digest = hash.finalize();
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    PathBuf::from(".claimsh").join(format!("each-{hex}"))
 }
 
 /// `claimsh each`: check the pattern, then run [`SCRIPT`] with the runner of `claimsh run`.
@@ -119,13 +99,14 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
         .options
         .state
         .clone()
-        .unwrap_or_else(|| args.default_state());
+        .unwrap_or_else(|| default_state(&args));
     let ast = rhai::Engine::new()
         .compile(SCRIPT)
         .map_err(|e| anyhow::anyhow!("the built-in each script: {e}"))?;
     if !args.options.quiet {
         eprintln!(
-            "claimsh each: {matches} files, state {} (claimsh status --state {0})",
+            "claimsh each: {}, state {} (claimsh status --state {1})",
+            crate::words::count(matches as u64, "file", "files"),
             state.display()
         );
     }
@@ -133,8 +114,9 @@ pub fn each(args: EachArgs) -> anyhow::Result<i32> {
         ast,
         dir,
         name: "each".into(),
+        target: format!("--state {}", quote(&state.display().to_string())),
         state,
-        args: args.script_args(),
+        args: script_args(&args),
     };
     run_job(job, &args.options)
 }
@@ -152,7 +134,7 @@ pub fn slurm_line(
         args.options
             .state
             .clone()
-            .unwrap_or_else(|| args.default_state()),
+            .unwrap_or_else(|| default_state(args)),
     );
     let mut words = vec![
         exe.display().to_string(),
@@ -194,19 +176,6 @@ exec {} --jobs \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" -- {}\n",
     Ok((name, state, run, path))
 }
 
-/// One word for bash: as it is when plain, else in single quotes.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,18 +198,18 @@ mod tests {
         let c = parse(&["in/*.txt", "-o", "out/{stem}", "--", "wc", "-c"]);
         let d = parse(&["in/*.txt", "-o", "out/{stem}", "--", "wc -l"]);
         assert_eq!(
-            a.default_state(),
-            b.default_state(),
+            default_state(&a),
+            default_state(&b),
             "--jobs does not matter"
         );
-        assert_ne!(a.default_state(), c.default_state());
-        assert_ne!(a.default_state(), d.default_state());
-        assert!(a.default_state().starts_with(".claimsh"));
+        assert_ne!(default_state(&a), default_state(&c));
+        assert_ne!(default_state(&a), default_state(&d));
+        assert!(default_state(&a).starts_with(".claimsh"));
         // Pinned (SHA-256 of the length-prefixed words, checked with Python's hashlib): a node
         // with another build must find the same folder.
         let e = parse(&["*.txt", "--", "cat"]);
         assert_eq!(
-            e.default_state(),
+            default_state(&e),
             PathBuf::from(".claimsh/each-574f45a1860b")
         );
     }
@@ -248,8 +217,8 @@ mod tests {
     #[test]
     fn the_file_is_appended_when_no_argument_names_it() {
         let a = parse(&["*.txt", "--", "wc", "-l"]);
-        assert_eq!(a.script_args(), ["*.txt", "", "wc", "-l", "{}"]);
+        assert_eq!(script_args(&a), ["*.txt", "", "wc", "-l", "{}"]);
         let b = parse(&["*.txt", "--", "cp", "{}", "{stem}.bak"]);
-        assert_eq!(b.script_args(), ["*.txt", "", "cp", "{}", "{stem}.bak"]);
+        assert_eq!(script_args(&b), ["*.txt", "", "cp", "{}", "{stem}.bak"]);
     }
 }

@@ -1,13 +1,15 @@
 //! `claimsh run`: start N worker threads, each running the whole script with its own scope, and
 //! rerun it while items seen held by others are unresolved (so a crashed node's items get done).
+//! At the end, one summary line says what this process did ([`crate::summary`]).
 
 use crate::api;
-use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunArgs, RunOptions, default_state};
-use crate::worker::{Process, Worker};
+use crate::args::{RunArgs, RunOptions, default_state};
+use crate::exit;
+use crate::summary::Summary;
+use crate::worker::{Outcome, ParProgress, Process, Worker, error_once};
 use anyhow::Context;
 use claim_core::{Ledger, LedgerOptions};
-use rhai::{AST, Dynamic, EvalAltResult, Scope};
-use std::io::IsTerminal;
+use rhai::{AST, Dynamic, Scope};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,27 +20,6 @@ pub fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(claim_core::identity::kernel_host_name)
-}
-
-/// Read and compile a script; on failure print `file:line:col: message` and return `Err(code)`.
-pub fn compile(path: &std::path::Path) -> Result<AST, i32> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("claimsh: cannot read script {}: {e}", path.display());
-            return Err(EXIT_USAGE);
-        }
-    };
-    let mut engine = rhai::Engine::new();
-    engine.disable_symbol("eval");
-    match engine.compile(&text) {
-        Ok(ast) => Ok(ast),
-        Err(e) => {
-            let err: EvalAltResult = e.into();
-            eprintln!("{}", api::describe(&path.display().to_string(), &err));
-            Err(EXIT_USAGE)
-        }
-    }
 }
 
 /// What to run: a compiled script, where its relative paths start, its name for messages, its
@@ -55,43 +36,78 @@ pub struct Job {
     pub state: std::path::PathBuf,
     /// `ARGS` in the script.
     pub args: Vec<String>,
+    /// What the summary tells to give `claimsh status` (the script, or `--state DIR`).
+    pub target: String,
 }
 
 /// `claimsh run SCRIPT`.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let ast = match compile(&args.script) {
+    let ast = match crate::script::compile(&args.script) {
         Ok(ast) => ast,
         Err(code) => return Ok(code),
     };
     let script = std::fs::canonicalize(&args.script)?;
+    let target = match &args.state {
+        Some(state) => format!("--state {}", crate::words::quote_path(state)),
+        None => crate::words::quote_path(&args.script),
+    };
     let job = Job {
         ast,
         dir: script.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
         name: args.script.display().to_string(),
         state: args.state.clone().unwrap_or_else(|| default_state(&script)),
         args: args.args.clone(),
+        target,
     };
     run_job(job, &args.options)
 }
 
 /// Run a job with these options on `--jobs` workers; the exit code.
 pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
-    let ast = Arc::new(job.ast);
-    let state = job.state;
     let host = host_name();
-    let options = LedgerOptions {
-        lease: Duration::from_secs(args.lease),
-        host: host.clone(),
-        retry_failed: args.retry_failed,
-    };
-    let ledger = Ledger::open(&state, options.clone())
-        .with_context(|| format!("open the state directory {}", state.display()))?;
-    let once_ledger = Ledger::open(state.join(crate::worker::ONCE_DIR), options)
-        .with_context(|| format!("open the state directory {}", state.display()))?;
+    let log = start_logging(&job.state, &host, args)?;
+    let signal = Arc::new(AtomicUsize::new(0));
+    let process = Arc::new(start_process(&job, host, args, &signal)?);
+    let workers = crate::words::count(process.workers as u64, "worker", "workers");
+    tracing::info!("{workers}, state {}", job.state.display());
+    let progress =
+        (!args.no_progress && !args.quiet).then(|| crate::progress::Progress::start(&process));
+    let started = Instant::now();
+    let (workers, script_failed) = run_workers(&process, &job.args, args);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    let interrupted = process.stop.load(Ordering::Relaxed);
+    if !interrupted {
+        tidy_up(&process);
+    }
+    if args.insights {
+        eprint!("{}", insights(&workers, &process.pool, started.elapsed()));
+    }
+    let failed = process.failed_items.load(Ordering::Relaxed);
+    if !args.quiet {
+        let mut summary = summarize(&process, started.elapsed(), script_failed);
+        summary.log = log.current_file();
+        summary.target = job.target;
+        eprint!("{}", summary.text());
+    }
+    Ok(match exit::for_signal(signal.load(Ordering::Relaxed)) {
+        Some(code) => code,
+        None if failed > 0 || script_failed => exit::FAILED,
+        None => exit::OK,
+    })
+}
+
+/// Install logging: a file per instance under `<state>/logs`, the console by verbosity.
+fn start_logging(
+    state: &std::path::Path,
+    host: &str,
+    args: &RunOptions,
+) -> anyhow::Result<claim_log::LogGuard> {
     let verbosity = if args.quiet { -1 } else { args.verbose as i8 };
-    let _log = claim_log::init(&claim_log::LogConfig {
+    let log = claim_log::init(&claim_log::LogConfig {
         dir: state.join("logs"),
-        host: host.clone(),
+        host: host.to_string(),
         verbosity,
         keep: args.log_keep,
         rotation: claim_log::Rotation::DAILY,
@@ -103,19 +119,35 @@ pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
     ) {
         tracing::info!("SLURM array job {job} task {task}");
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    Ok(log)
+}
+
+/// Open the ledgers, hook Ctrl-C and SIGTERM (the signal number lands in `signal`), and make
+/// the state every worker shares.
+fn start_process(
+    job: &Job,
+    host: String,
+    args: &RunOptions,
+    signal: &Arc<AtomicUsize>,
+) -> anyhow::Result<Process> {
+    let options = LedgerOptions {
+        lease: Duration::from_secs(args.lease),
+        host: host.clone(),
+        retry_failed: args.retry_failed,
+    };
+    let open = |dir: std::path::PathBuf| {
+        Ledger::open(&dir, options.clone())
+            .with_context(|| format!("open the state directory {}", job.state.display()))
+    };
+    let ledger = open(job.state.clone())?;
+    let once_ledger = open(job.state.join(crate::worker::ONCE_DIR))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let signal = Arc::new(AtomicUsize::new(0));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let (stop, signal) = (stop.clone(), signal.clone());
-        // SAFETY-free: the handler only stores into atomics.
+        // The handlers only store into atomics.
         let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
-        let _ = signal_hook::flag::register(sig, stop);
+        let _ = signal_hook::flag::register(sig, stop.clone());
     }
-    let par_progress = Arc::new(crate::worker::ParProgress::default());
+    let par_progress = Arc::new(ParProgress::default());
     let report = par_progress.clone();
     let pool = claim_pool::Pool::new(0)
         .task_times(args.insights)
@@ -123,69 +155,89 @@ pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
             report.total.store(total, Ordering::Relaxed);
             report.finished.store(finished, Ordering::Relaxed);
         });
-    let process = Arc::new(Process {
+    Ok(Process {
         ledger,
         once_ledger,
-        script_dir: job.dir,
-        script_name: job.name,
+        script_dir: job.dir.clone(),
+        script_name: job.name.clone(),
         host,
-        workers: jobs,
-        stop: stop.clone(),
+        workers: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        stop,
         failed_items: Default::default(),
         failures_in_a_row: Default::default(),
         max_failures: args.max_failures,
-        ast: ast.clone(),
+        ast: Arc::new(job.ast.clone()),
         pool,
         par_progress,
         item_timeout: args.item_timeout.map(Duration::from_secs_f64),
-    });
-    tracing::info!("{} workers, state {}", jobs, state.display());
-    let progress =
-        (!args.no_progress && !args.quiet).then(|| crate::commands::Progress::start(&process));
-    let started = Instant::now();
+        outcome: Outcome::default(),
+    })
+}
+
+/// Run the script on every worker thread until each is finished; the workers (for insights)
+/// and whether the script failed outside any item in one of them.
+fn run_workers(
+    process: &Arc<Process>,
+    script_args: &[String],
+    args: &RunOptions,
+) -> (Vec<Arc<Worker>>, bool) {
     let script_failed = AtomicBool::new(false);
-    let workers: Vec<Arc<Worker>> = (0..jobs)
+    let workers: Vec<Arc<Worker>> = (0..process.workers)
         .map(|id| Arc::new(Worker::new(process.clone(), id)))
         .collect();
     std::thread::scope(|s| {
         for worker in &workers {
-            let (ast, script_failed) = (ast.clone(), &script_failed);
-            let script_args = &job.args;
+            let script_failed = &script_failed;
             s.spawn(move || {
                 let span =
                     tracing::info_span!("worker", host = %worker.process.host, id = worker.id);
                 let _enter = span.enter();
-                if !run_worker(worker.clone(), &ast, args, script_args) {
+                if !run_worker(worker.clone(), args, script_args) {
                     script_failed.store(true, Ordering::Relaxed);
                 }
             });
         }
     });
-    if let Some(progress) = progress {
-        progress.finish();
-    }
-    if !stop.load(Ordering::Relaxed) {
-        // Tidy what dead workers left behind (claims of dead holders, or on items already done).
-        for ledger in [&process.ledger, &process.once_ledger] {
-            match ledger.cleanup(claim_core::CleanupScope::default()) {
-                Ok(removed) => removed.iter().for_each(|r| tracing::info!("removed {r}")),
-                Err(e) => tracing::warn!("cleanup at exit: {e}"),
-            }
+    (workers, script_failed.into_inner())
+}
+
+/// Tidy what dead workers left behind (claims of dead holders, or on items already done).
+fn tidy_up(process: &Process) {
+    for ledger in [&process.ledger, &process.once_ledger] {
+        match ledger.cleanup(claim_core::CleanupScope::default()) {
+            Ok(removed) => removed.iter().for_each(|r| tracing::info!("removed {r}")),
+            Err(e) => tracing::warn!("cleanup at exit: {e}"),
         }
     }
-    if args.insights {
-        eprint!("{}", insights(&workers, &process.pool, started.elapsed()));
-    }
+}
+
+/// The counts of the summary: this process's own, and the ledger's for what others did or hold
+/// (one listing of the ledger, as the progress bar makes each second).
+fn summarize(process: &Process, elapsed: Duration, script_failed: bool) -> Summary {
+    let outcome = &process.outcome;
+    let done = outcome.done.load(Ordering::Relaxed);
     let failed = process.failed_items.load(Ordering::Relaxed);
-    if failed > 0 {
-        tracing::warn!("{failed} items failed in this process (see `claimsh status`)");
+    let counts = process.ledger.counts().ok();
+    Summary {
+        done,
+        failed,
+        left: counts.as_ref().map_or(0, |c| c.claimed),
+        done_elsewhere: counts.as_ref().map_or(0, |c| c.done.saturating_sub(done)),
+        failed_elsewhere: counts
+            .as_ref()
+            .map_or(0, |c| c.failed.saturating_sub(failed)),
+        elapsed,
+        failures: outcome
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
+        script_failed,
+        ..Default::default()
     }
-    Ok(match signal.load(Ordering::Relaxed) {
-        s if s == signal_hook::consts::SIGINT as usize => 130,
-        s if s == signal_hook::consts::SIGTERM as usize => 143,
-        _ if failed > 0 || script_failed.load(Ordering::Relaxed) => EXIT_FAILED,
-        _ => EXIT_OK,
-    })
 }
 
 /// `--insights`: per worker items, time in items and idle time, the slowest items; then the same
@@ -239,14 +291,15 @@ fn insights(workers: &[Arc<Worker>], pool: &claim_pool::Pool, wall: Duration) ->
 
 /// Run the script until nothing this worker saw is left unresolved. Returns false when the
 /// script failed outside any item.
-fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunOptions, script_args: &[String]) -> bool {
+fn run_worker(worker: Arc<Worker>, args: &RunOptions, script_args: &[String]) -> bool {
     let engine = api::engine(worker.clone(), args.max_operations);
+    let ast = worker.process.ast.clone();
     let script_args: rhai::Array = script_args.iter().cloned().map(Dynamic::from).collect();
     loop {
         worker.saw_busy.store(false, Ordering::Relaxed);
         let mut scope = Scope::new();
         scope.push_constant("ARGS", script_args.clone());
-        let result = engine.run_ast_with_scope(&mut scope, ast);
+        let result = engine.run_ast_with_scope(&mut scope, &ast);
         if worker.stopping() {
             worker.release_all();
             return true;
@@ -259,9 +312,12 @@ fn run_worker(worker: Arc<Worker>, ast: &AST, args: &RunOptions, script_args: &[
                 }
             }
             Err(e) => {
-                let message = api::describe(&worker.process.script_name, &e);
+                let mut message = api::describe(&worker.process.script_name, &e);
+                if let Some(hint) = crate::script::not_found_hint(&engine, &e) {
+                    message = format!("{message}; {hint}");
+                }
                 if worker.fail_held(&message) == 0 {
-                    tracing::error!("{message}");
+                    error_once(&worker.process.outcome, None, &message);
                     worker.release_all();
                     return false;
                 }
@@ -293,9 +349,4 @@ fn wait_for_others(worker: &Worker, lease: Duration) -> bool {
         }
     }
     worker.ledger.refresh().is_ok() && !worker.stopping()
-}
-
-/// Whether stderr is a terminal (progress bar) or not (plain lines).
-pub fn stderr_is_terminal() -> bool {
-    std::io::stderr().is_terminal()
 }

@@ -2,7 +2,7 @@
 //! `claimed(...)` list. Shared by the script functions of that worker's engine.
 
 use claim_core::{BlockClaim, Claim, Claimed, Ledger, ListWalker};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,51 @@ pub struct Process {
     pub par_progress: Arc<ParProgress>,
     /// `--item-timeout`: how long one item may run, from its claim to `done`/`fail`.
     pub item_timeout: Option<Duration>,
+    /// What this process did, for the end-of-run summary, and the errors it printed.
+    pub outcome: Outcome,
+}
+
+/// Failures kept with their reasons for the summary; the rest are counted.
+const FAILURES_KEPT: usize = 5;
+
+/// What the workers of this process did: items done, the first failures, the errors printed.
+#[derive(Default)]
+pub struct Outcome {
+    /// Items done in this process.
+    pub done: AtomicU64,
+    /// The first [`FAILURES_KEPT`] items failed in this process, with their reasons.
+    pub failures: Mutex<Vec<(String, String)>>,
+    /// Every error text printed on the console so far.
+    printed: Mutex<HashSet<String>>,
+}
+
+impl Outcome {
+    /// Whether `message` is new to this process (and remember it): each distinct error is
+    /// printed once, however many workers or items meet it (a typo fails every item the same
+    /// way, and an error before any item happens in every worker).
+    pub fn first_time(&self, message: &str) -> bool {
+        let mut printed = self.printed.lock().unwrap_or_else(|e| e.into_inner());
+        printed.insert(message.to_string())
+    }
+
+    fn note_failure(&self, item: &str, reason: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() < FAILURES_KEPT {
+            failures.push((item.to_string(), reason.to_string()));
+        }
+    }
+}
+
+/// Log an error about `key` (or the script): on the console the first time this process sees
+/// its text, in the log file every time.
+pub fn error_once(outcome: &Outcome, key: Option<&str>, message: &str) {
+    use claim_log::FILE_ONLY;
+    match (outcome.first_time(message), key) {
+        (true, Some(key)) => tracing::error!(key = ?key, "{message}"),
+        (true, None) => tracing::error!("{message}"),
+        (false, Some(key)) => tracing::error!(target: FILE_ONLY, key = ?key, "{message}"),
+        (false, None) => tracing::error!(target: FILE_ONLY, "{message}"),
+    }
 }
 
 /// Tasks finished and in all of the `par_map` running now (the latest to report, when several
@@ -217,10 +262,19 @@ impl Worker {
     pub fn note_done(&self) {
         self.item_ended();
         self.finished.fetch_add(1, Ordering::Relaxed);
+        self.process.outcome.done.fetch_add(1, Ordering::Relaxed);
         self.process.failures_in_a_row.store(0, Ordering::Relaxed);
     }
 
-    pub fn note_failed(&self) {
+    /// `item` failed with `reason`: log it (on the console once per distinct reason), count it,
+    /// and stop after `--max-failures` in a row.
+    pub fn note_failed(&self, item: &str, reason: &str) {
+        error_once(
+            &self.process.outcome,
+            Some(item),
+            &format!("failed: {reason}"),
+        );
+        self.process.outcome.note_failure(item, reason);
         self.item_ended();
         self.finished.fetch_add(1, Ordering::Relaxed);
         self.process.failed_items.fetch_add(1, Ordering::Relaxed);
@@ -230,7 +284,8 @@ impl Worker {
             .fetch_add(1, Ordering::Relaxed)
             + 1;
         if self.process.max_failures.is_some_and(|max| row >= max) {
-            tracing::error!("{row} items failed in a row (--max-failures): stopping");
+            let row = crate::words::count(row, "item", "items");
+            tracing::error!("{row} failed in a row (--max-failures): stopping");
             self.process.stop.store(true, Ordering::Relaxed);
         }
     }
@@ -241,19 +296,17 @@ impl Worker {
         let mut count = 0;
         let held: Vec<(String, Claim)> = self.lock_held().drain().collect();
         for (item, claim) in held {
-            tracing::error!(key = ?item, "failed: {reason}");
             if let Err(e) = claim.fail(reason) {
                 tracing::error!(key = ?item, "could not record failure: {e}");
             }
-            self.note_failed();
+            self.note_failed(&item, reason);
             count += 1;
         }
         for open in self.lock_lists().values_mut() {
             if let (Some(index), Some(block)) = (open.current.take(), open.block.as_mut()) {
                 let item = open.walker.key(index);
-                tracing::error!(key = ?item, "failed: {reason}");
                 block.fail_item(index, reason);
-                self.note_failed();
+                self.note_failed(item, reason);
                 count += 1;
             }
         }

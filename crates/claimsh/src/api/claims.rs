@@ -149,10 +149,7 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
                 tracing::info!(key = ?item, held_ms, "done");
                 w.note_done();
             }
-            Some(reason) => {
-                tracing::error!(key = ?item, "failed: {reason}");
-                w.note_failed();
-            }
+            Some(reason) => w.note_failed(item, reason),
         }
         return Ok(());
     }
@@ -172,11 +169,10 @@ fn finish(w: &Worker, item: &str, reason: Option<&str>) -> R<()> {
                 w.note_done();
             }
             Some(reason) => {
-                tracing::error!(key = ?item, "failed: {reason}");
                 if let Some(block) = open.block.as_mut() {
                     block.fail_item(index, reason);
                 }
-                w.note_failed();
+                w.note_failed(item, reason);
             }
         }
         return Ok(());
@@ -280,7 +276,8 @@ impl Iterator for ClaimedIter {
                 Ok(Some(block)) => {
                     if let Some(from) = block.taken_from() {
                         let n = block.items().len();
-                        tracing::warn!("a block of {n} items taken over from {from}");
+                        let n = crate::words::count(n as u64, "item", "items");
+                        tracing::warn!("a block of {n} taken over from {from}");
                     }
                     open.queue = block.items().iter().copied().collect();
                     open.block = Some(block);

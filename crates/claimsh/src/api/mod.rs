@@ -142,6 +142,7 @@ mod tests {
             pool: claim_pool::Pool::new(1),
             par_progress: Default::default(),
             item_timeout: None,
+            outcome: Default::default(),
         };
         Arc::new(Worker::new(Arc::new(process), 0))
     }

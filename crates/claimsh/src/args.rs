@@ -1,14 +1,7 @@
-//! Command-line interface (clap derive) and exit codes.
+//! The command line (clap derive): every subcommand and option, and the default state directory.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
-
-/// Exit code: nothing failed.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: some items failed, or the script failed outside any item.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: usage error or script compile error.
-pub const EXIT_USAGE: i32 = 2;
 
 /// Run a Rhai script on every node; a claim ledger on the shared filesystem divides the work.
 ///
@@ -17,28 +10,29 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(name = "claimsh", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    pub command: Option<Command>,
     // `claimsh SCRIPT ...`: `run`'s arguments, spelled out because clap leaves an
     // `Option<RunArgs>` with a flattened struct inside always `None`.
     /// The Rhai script to run.
-    script: Option<PathBuf>,
+    pub script: Option<PathBuf>,
     /// Arguments for the script (`ARGS` in the script).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    pub args: Vec<String>,
     #[command(flatten)]
-    options: RunOptions,
+    pub options: RunOptions,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {
+pub enum Command {
     /// Run a script (the default command).
     Run(RunArgs),
     /// Run a program on every file matching a pattern, like GNU parallel, on every node.
     ///
     /// `claimsh each 'in/*.tif' --output 'out/{stem}.csv' -- python3 analyze.py {} out/{stem}.csv`
     /// (no script needed; status, cleanup and logs take `--state .claimsh/each-...`).
-    Each(crate::each::EachArgs),
-    /// Compile a script without running it; errors as file:line:col.
+    Each(EachArgs),
+    /// Compile a script without running it, and look for calls to functions that do not exist
+    /// or take other arguments; problems as file:line:col.
     Check {
         /// The script.
         script: PathBuf,
@@ -48,8 +42,12 @@ enum Command {
         #[command(flatten)]
         target: StateTarget,
         /// Print JSON (top-level counts are items).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Redraw every second (counts, rate, ETA, running claims by host, last failures)
+        /// until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
     },
     /// Remove stale claims (and failure records or everything when asked).
     Cleanup {
@@ -73,7 +71,7 @@ enum Command {
     Api,
     /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
     /// nodes.
-    Slurm(crate::commands::SlurmArgs),
+    Slurm(SlurmArgs),
 }
 
 /// Which ledger a command looks at.
@@ -180,46 +178,60 @@ pub fn default_state(script: &Path) -> PathBuf {
     dir.join(".claimsh").join(stem)
 }
 
-/// Parse arguments, run, and return the exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-        }
-    };
-    let run = cli.script.map(|script| RunArgs {
-        script,
-        args: cli.args,
-        options: cli.options,
-    });
-    let result = match (cli.command, run) {
-        (Some(Command::Run(args)), _) | (None, Some(args)) => crate::runner::run(args),
-        (Some(Command::Each(args)), _) => crate::each::each(args),
-        (Some(Command::Check { script }), _) => crate::commands::check(&script),
-        (Some(Command::Status { target, json }), _) => crate::commands::status(&target, json),
-        (
-            Some(Command::Cleanup {
-                target,
-                failed,
-                all,
-            }),
-            _,
-        ) => crate::commands::cleanup(&target, failed, all),
-        (Some(Command::Logs { target, item }), _) => crate::commands::logs(&target, item),
-        (Some(Command::Api), _) => crate::commands::api(),
-        (Some(Command::Slurm(args)), _) => crate::commands::slurm(&args),
-        (None, None) => {
-            eprintln!("claimsh: give a script to run (see claimsh --help)");
-            Ok(EXIT_USAGE)
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("claimsh: {e:#}");
-            EXIT_FAILED
-        }
-    }
+/// Options of `claimsh each`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EachArgs {
+    /// Files to run the command on: a glob pattern relative to the current folder (quote it,
+    /// so the shell leaves it to claimsh: `'in/*.tif'`, `'data/**/*.fasta'`).
+    pub pattern: String,
+    /// The file the command makes per item, e.g. `out/{stem}.csv`: an item whose output exists
+    /// is done (not run again); a command that exits 0 without creating it fails the item. Its
+    /// folder is created before the command runs.
+    #[arg(short, long, value_name = "TEMPLATE")]
+    pub output: Option<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+    /// The program and its arguments. `{}` is the file, `{stem}` its name without extension,
+    /// `{name}` its name, `{dir}` its folder (GNU parallel's `{/.}`, `{/}`, `{//}` and `{.}` work
+    /// too); with none of them the file is appended.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Options of `claimsh slurm`.
+#[derive(clap::Args, Debug)]
+#[command(subcommand_negates_reqs = true)]
+pub struct SlurmArgs {
+    /// The script every array task runs (or `each ...`, see below).
+    #[arg(required = true)]
+    pub script: Option<PathBuf>,
+    /// Number of array tasks (nodes).
+    #[arg(long)]
+    pub tasks: u32,
+    /// CPUs per task; becomes --jobs.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: u32,
+    /// Time limit (none unless given).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Submit with sbatch after writing.
+    #[arg(long)]
+    pub submit: bool,
+    /// Extra sbatch options.
+    #[arg(last = true)]
+    pub sbatch: Vec<String>,
+    /// `claimsh slurm --tasks 8 each 'in/*.tif' -o 'out/{stem}.csv' -- CMD ...` instead of a
+    /// script.
+    #[command(subcommand)]
+    pub each: Option<SlurmEach>,
+}
+
+/// What an array task runs when it is not a script.
+#[derive(clap::Subcommand, Debug)]
+pub enum SlurmEach {
+    /// Every task runs `claimsh each` with these arguments, in the current folder.
+    Each(EachArgs),
 }
