@@ -98,6 +98,7 @@ pub mod identity;
 mod index;
 pub mod key;
 mod ledger;
+pub mod probe;
 mod record;
 pub mod stale;
 mod status;
@@ -109,6 +110,7 @@ pub use error::{Error, Result};
 pub use ledger::{Claimed, Ledger, LedgerOptions};
 pub use record::{BlockRecord, ClaimRecord, ItemFailure};
 pub use status::{ClaimInfo, CleanupScope, Counts, FailureInfo, Status};
+pub use probe::{ProbeReport, probe};
 pub use store::FORMAT;
 
 use error::IoContext;

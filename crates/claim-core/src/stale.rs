@@ -5,7 +5,8 @@
 //!    time) is gone: decided at once; or
 //! 2. its content (the heartbeat counter) has not changed while *this* process watched it for a
 //!    whole lease, measured on this process's monotonic clock; or
-//! 3. the file server's own clock says so: the claim file's mtime is more than a lease older than
+//! 3. the file server's own clock says so (where a write advances a file's mtime, which the
+//!    [`crate::probe`] checks): the claim file's mtime is more than a lease older than
 //!    the mtime of a probe file this process just wrote. Both timestamps are stamped by the same
 //!    clock (the server's, or this kernel's on a local disk), so neither worker's wall clock enters.
 //!
@@ -87,8 +88,11 @@ impl Observer {
             }
             // Only trust mtime once the holder's record is readable: before its first write
             // reaches the server, an NFS exclusive create may leave a verifier in the mtime.
-            let server_now = ledger.shared.store.server_now()?;
-            if let Ok(age) = server_now.duration_since(mtime)
+            // And only where a write advances it (the probe says so): elsewhere a heartbeat
+            // would not show in it.
+            let store = &ledger.shared.store;
+            if store.probe.server_mtimes.ok
+                && let Ok(age) = store.server_now()?.duration_since(mtime)
                 && age > lease
             {
                 return Ok(Some(format!(

@@ -39,6 +39,8 @@ pub(crate) struct Store {
     pub lists: PathBuf,
     /// Private names during transitions, and clock probes.
     pub tmp: PathBuf,
+    /// What the filesystem gives (from the probe; cached in `probe.json`).
+    pub probe: crate::probe::ProbeReport,
     token: String,
     seq: AtomicU64,
     clock: Mutex<Option<(Instant, SystemTime)>>,
@@ -47,7 +49,7 @@ pub(crate) struct Store {
 impl Store {
     /// Open (creating if needed) the state directory `root`; refuse other formats.
     pub fn open(root: &Path, token: String) -> Result<Store> {
-        let store = Store {
+        let mut store = Store {
             root: root.to_path_buf(),
             claims: root.join("claims"),
             done: root.join("done"),
@@ -56,11 +58,17 @@ impl Store {
             finished: root.join("finished"),
             lists: root.join("lists"),
             tmp: root.join("tmp"),
+            probe: Default::default(),
             token,
             seq: AtomicU64::new(0),
             clock: Mutex::new(None),
         };
         store.prepare()?;
+        // Probed where the ledger is created (or first opened on this filesystem), else read
+        // from `probe.json`: refuse here, before the first item, what would fail mid-run.
+        let prefix = format!("probe-{}", store.token);
+        store.probe = crate::probe::for_ledger(&store.root, &store.tmp, &prefix)?;
+        crate::probe::refuse(&store.root, &store.probe)?;
         Ok(store)
     }
 
