@@ -9,6 +9,8 @@ Switches (all off by default):
   --no-stable-ino   do not pass the backing inode numbers through (libfuse numbers nodes per path,
                     so a hard link shows a different inode than its target: sshfs without use_ino)
   --no-links        link() fails with EPERM, as on object-store mounts
+  --frozen-mtime    every file reports the mount's start time as its mtime (writes never advance
+                    it), as on some object-store mounts
 
 Runs in the foreground until unmounted (`umount MOUNT`) or killed. Needs libfuse2 and fusepy
 (Debian: python3-fusepy) and root (no fusermount needed then).
@@ -27,7 +29,8 @@ except ImportError:  # pip's fusepy
 
 
 class Bed(Operations):
-    def __init__(self, root, latency, links):
+    def __init__(self, root, latency, links, frozen_mtime=None):
+        self.frozen_mtime = frozen_mtime
         self.root = os.path.realpath(root)
         self.latency = latency
         self.links = links
@@ -59,6 +62,8 @@ class Bed(Operations):
         out = {k: getattr(st, k) for k in keys}
         out["st_atime"], out["st_mtime"], out["st_ctime"] = (
             st.st_atime_ns / 1e9, st.st_mtime_ns / 1e9, st.st_ctime_ns / 1e9)
+        if self.frozen_mtime is not None:
+            out["st_mtime"] = out["st_ctime"] = self.frozen_mtime
         return out
 
     def readdir(self, path, fh):
@@ -158,6 +163,7 @@ def main():
     ap.add_argument("--cache", type=float, default=0.0)
     ap.add_argument("--no-stable-ino", action="store_true")
     ap.add_argument("--no-links", action="store_true")
+    ap.add_argument("--frozen-mtime", action="store_true")
     a = ap.parse_args()
     opts = dict(
         foreground=True,
@@ -172,7 +178,8 @@ def main():
     )
     if not a.no_stable_ino:
         opts["use_ino"] = True
-    FUSE(Bed(a.backing, a.latency_ms / 1000.0, not a.no_links), a.mount, **opts)
+    frozen = time.time() if a.frozen_mtime else None
+    FUSE(Bed(a.backing, a.latency_ms / 1000.0, not a.no_links, frozen), a.mount, **opts)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,15 @@ enum Command {
     },
     /// Print every script function with its signature and description.
     Api,
+    /// Probe a directory's filesystem: can a claim ledger live there, what a metadata round trip
+    /// costs, and which loop form and lease suit it.
+    CheckFs {
+        /// The directory (the state directory you mean to use, or its parent) [default: .].
+        dir: Option<PathBuf>,
+        /// Print the probe's report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
     /// nodes.
     Slurm(crate::commands::SlurmArgs),
@@ -209,6 +218,9 @@ pub fn main() -> i32 {
         ) => crate::commands::cleanup(&target, failed, all),
         (Some(Command::Logs { target, item }), _) => crate::commands::logs(&target, item),
         (Some(Command::Api), _) => crate::commands::api(),
+        (Some(Command::CheckFs { dir, json }), _) => {
+            crate::check_fs::check_fs(dir.as_deref().unwrap_or(Path::new(".")), json)
+        }
         (Some(Command::Slurm(args)), _) => crate::commands::slurm(&args),
         (None, None) => {
             eprintln!("claimsh: give a script to run (see claimsh --help)");

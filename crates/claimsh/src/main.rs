@@ -2,10 +2,11 @@
 //!
 //! The binary is thin: `cli` parses arguments and maps results to exit codes, `runner` starts the
 //! worker threads, `api` holds the script functions (one module per domain), `commands` the
-//! `status`, `cleanup`, `logs`, `check` and `api` subcommands, `each` the script-less `each`. Claiming lives in `claim-core`,
+//! `status`, `cleanup`, `logs`, `check` and `api` subcommands, `check_fs` the filesystem probe, `each` the script-less `each`. Claiming lives in `claim-core`,
 //! logging in `claim-log`, parallel maps in `claim-pool`, image analysis in `claim-image`.
 
 mod api;
+mod check_fs;
 mod cli;
 mod commands;
 mod each;
