@@ -16,7 +16,7 @@
 use crate::error::{IoContext, Result};
 use crate::ledger::Ledger;
 use crate::record::ClaimRecord;
-use crate::store::put_back;
+use crate::store::{put_back, vanished};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{ErrorKind, Read};
@@ -135,16 +135,25 @@ impl Observer {
 
 /// Read a claim file: its content digest, record (if parseable) and mtime; `None` if it vanished
 /// (finished or released since it was listed: news, not an error).
+/// Every step can find the file gone: it was open, but its holder finished and deleted it (on
+/// NFS a read or `fstat` then fails with ESTALE; on a FUSE passthrough with ENOENT).
 pub(crate) fn read_claim(path: &Path) -> Result<Option<(Seen, SystemTime)>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if vanished(&e) => return Ok(None),
         Err(e) => return Err(e).ctx("read claim", path),
     };
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ctx("read claim", path)?;
-    let meta = file.metadata().ctx("inspect claim", path)?;
-    let mtime = meta.modified().ctx("inspect claim", path)?;
+    match file.read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(e).ctx("read claim", path),
+    }
+    let mtime = match file.metadata().and_then(|m| m.modified()) {
+        Ok(mtime) => mtime,
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(e).ctx("inspect claim", path),
+    };
     let seen = Seen {
         digest: digest(&bytes),
         record: ClaimRecord::parse(&bytes),

@@ -15,6 +15,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Whether `e` says the file is gone: ENOENT, or ESTALE (an NFS client holding a file that
+/// another client deleted on the server; FUSE passthroughs answer a handle-less `fstat` of such a
+/// file with ENOENT). Both are news about a race, not failures.
+pub(crate) fn vanished(e: &std::io::Error) -> bool {
+    /// ESTALE on Linux.
+    const ESTALE: i32 = 116;
+    e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(ESTALE)
+}
+
 /// The format marker written to `<state>/FORMAT`.
 pub const FORMAT: &str = "claim-ledger 2\n";
 
@@ -126,7 +135,7 @@ impl Store {
         for name in self.names(dir)? {
             match std::fs::symlink_metadata(dir.join(&name)) {
                 Ok(meta) => out.push((name, meta)),
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) if vanished(&e) => {}
                 Err(e) => return Err(e).ctx("inspect", dir.join(&name)),
             }
         }
@@ -138,7 +147,7 @@ impl Store {
     pub fn read(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         match std::fs::read(path) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) if vanished(&e) => Ok(None),
             Err(e) => Err(e).ctx("read", path),
         }
     }
