@@ -108,9 +108,9 @@ pub use block::{BlockClaim, ListInfo, ListWalker, SEGMENTS, TARGET_BLOCK_TIME};
 pub use claim::Claim;
 pub use error::{Error, Result};
 pub use ledger::{Claimed, Ledger, LedgerOptions};
+pub use probe::{ProbeReport, probe};
 pub use record::{BlockRecord, ClaimRecord, ItemFailure};
 pub use status::{ClaimInfo, CleanupScope, Counts, FailureInfo, Status};
-pub use probe::{ProbeReport, probe};
 pub use store::FORMAT;
 
 use error::IoContext;

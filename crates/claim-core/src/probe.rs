@@ -373,7 +373,10 @@ fn exclusive_create(base: &Path) -> Check {
 fn links(a: &Path, b: &Path, c: &Path) -> (Check, Check) {
     let unknown = || Check::fail("not checked: hard links do not work");
     if let Err(e) = std::fs::write(a, b"probe") {
-        return (Check::fail(format!("write {}: {e}", a.display())), unknown());
+        return (
+            Check::fail(format!("write {}: {e}", a.display())),
+            unknown(),
+        );
     }
     if let Err(e) = std::fs::hard_link(a, b) {
         return (Check::fail(format!("link(): {e}")), unknown());
@@ -443,7 +446,9 @@ fn renames(x: &Path, y: &Path, base: &Path) -> Check {
         let (a, b) = race(mv(name("t0")), mv(name("t1")));
         match (a, b) {
             (Ok(()), Err(e)) | (Err(e), Ok(())) if e.kind() == ErrorKind::NotFound => {}
-            (Ok(()), Ok(())) => return Check::fail("two racing renames of one file both succeeded"),
+            (Ok(()), Ok(())) => {
+                return Check::fail("two racing renames of one file both succeeded");
+            }
             (Err(e), _) | (_, Err(e)) => return Check::fail(format!("racing renames: {e}")),
         }
     }
@@ -511,7 +516,11 @@ mod tests {
         std::fs::create_dir(&tmp).unwrap();
         let first = for_ledger(dir.path(), &tmp, "p").unwrap();
         assert!(dir.path().join("probe.json").exists());
-        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "probe files removed");
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "probe files removed"
+        );
         let again = for_ledger(dir.path(), &tmp, "p").unwrap();
         assert_eq!(first, again, "from the cache");
     }

@@ -14,11 +14,15 @@ const PER_BLOCK_ROUND_TRIPS: f64 = 20.0;
 
 pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let report =
-        claim_core::probe(dir).with_context(|| format!("probe the filesystem of {}", dir.display()))?;
+    let report = claim_core::probe(dir)
+        .with_context(|| format!("probe the filesystem of {}", dir.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(if report.usable() { EXIT_OK } else { EXIT_FAILED });
+        return Ok(if report.usable() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        });
     }
     let fs = &report.fs;
     println!(
@@ -62,7 +66,9 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
     } else {
         "OFF (a write does not advance mtime here)"
     };
-    println!("  staleness             heartbeats watched for a lease; file-server clock rule {server_clock}");
+    println!(
+        "  staleness             heartbeats watched for a lease; file-server clock rule {server_clock}"
+    );
     println!("  listings              readdir of claims/, done/, failed/, blocks/, finished/");
     if let Some(refusal) = report.refusal(dir) {
         println!("verdict: NO LEDGER HERE\n  {refusal}");

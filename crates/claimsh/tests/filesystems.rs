@@ -51,7 +51,9 @@ fn unavailable() -> Option<String> {
 
 fn skip(test: &str, why: &str) {
     if std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_some() {
-        panic!("{test}: the FUSE test bed is unavailable ({why}) and CLAIMSH_REQUIRE_ALL_TESTS is set");
+        panic!(
+            "{test}: the FUSE test bed is unavailable ({why}) and CLAIMSH_REQUIRE_ALL_TESTS is set"
+        );
     }
     println!("skipped {test}: the FUSE test bed is unavailable ({why})");
 }
@@ -150,8 +152,13 @@ fn check_fs(dir: &Path) -> (i32, serde_json::Value) {
         .arg(dir)
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", util::text(&out.stdout), util::text(&out.stderr)));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            util::text(&out.stdout),
+            util::text(&out.stderr)
+        )
+    });
     (out.status.code().unwrap_or(-1), report)
 }
 
@@ -170,7 +177,10 @@ fn probe_passes_local_filesystems() {
     for dir in &dirs {
         let (code, report) = check_fs(dir.path());
         assert_eq!(code, 0, "{report:#}");
-        for check in REQUIRED.into_iter().chain(["server_mtimes", "stable_inodes"]) {
+        for check in REQUIRED
+            .into_iter()
+            .chain(["server_mtimes", "stable_inodes"])
+        {
             assert!(holds(&report, check), "{check}: {report:#}");
         }
         assert_ne!(report["fs"]["fs_type"], "unknown", "{report:#}");
@@ -192,7 +202,10 @@ fn probe_passes_local_filesystems() {
         "advice:",
         "verdict: a claim ledger can live here",
     ] {
-        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
 }
 
@@ -213,9 +226,16 @@ fn probe_verdict_on_each_switch_of_the_test_bed() {
         };
         let (code, report) = check_fs(&bed.dir("probe"));
         assert_eq!(report["fs"]["fs_type"], "fuse.bed", "{report:#}");
-        for check in REQUIRED.into_iter().chain(["server_mtimes", "stable_inodes"]) {
+        for check in REQUIRED
+            .into_iter()
+            .chain(["server_mtimes", "stable_inodes"])
+        {
             let expected = !failing.contains(&check);
-            assert_eq!(holds(&report, check), expected, "{switches:?} {check}: {report:#}");
+            assert_eq!(
+                holds(&report, check),
+                expected,
+                "{switches:?} {check}: {report:#}"
+            );
         }
         let refused = failing.iter().any(|c| REQUIRED.contains(c));
         assert_eq!(code, if refused { 1 } else { 0 }, "{switches:?}");
@@ -241,7 +261,15 @@ fn one_worker_finishes_twenty_items_without_stable_inode_numbers() {
     let state = bed.mount.join("state");
     let out = util::claimsh()
         .current_dir(local.path())
-        .args(["run", "twenty.rhai", "-j", "1", "-q", "--no-progress", "--state"])
+        .args([
+            "run",
+            "twenty.rhai",
+            "-j",
+            "1",
+            "-q",
+            "--no-progress",
+            "--state",
+        ])
         .arg(&state)
         .output()
         .unwrap();
@@ -255,14 +283,25 @@ fn one_worker_finishes_twenty_items_without_stable_inode_numbers() {
 /// Without hard links the ledger is refused before the first item, with the probe's message.
 #[test]
 fn no_hard_links_is_refused_before_the_first_item() {
-    let bed = bed!("no_hard_links_is_refused_before_the_first_item", "--no-links");
+    let bed = bed!(
+        "no_hard_links_is_refused_before_the_first_item",
+        "--no-links"
+    );
     let local = tempfile::tempdir().unwrap();
     let script = r#"write_text("started", "x"); for i in 0..20 { let k = "item_" + i; if claim(k) { done(k); } }"#;
     std::fs::write(local.path().join("twenty.rhai"), script).unwrap();
     let state = bed.mount.join("state");
     let out = util::claimsh()
         .current_dir(local.path())
-        .args(["run", "twenty.rhai", "-j", "1", "-q", "--no-progress", "--state"])
+        .args([
+            "run",
+            "twenty.rhai",
+            "-j",
+            "1",
+            "-q",
+            "--no-progress",
+            "--state",
+        ])
         .arg(&state)
         .output()
         .unwrap();
@@ -278,7 +317,10 @@ fn no_hard_links_is_refused_before_the_first_item() {
         assert!(err.contains(expected), "{expected:?} missing from: {err}");
     }
     assert!(!local.path().join("started").exists(), "the script ran");
-    assert!(!state.join("claims").exists() || std::fs::read_dir(state.join("claims")).unwrap().count() == 0);
+    assert!(
+        !state.join("claims").exists()
+            || std::fs::read_dir(state.join("claims")).unwrap().count() == 0
+    );
 }
 
 /// Without writes advancing mtime the ledger still works (the server-clock staleness rule is off).
@@ -290,7 +332,17 @@ fn frozen_mtimes_still_work() {
     let state = bed.mount.join("state");
     let out = util::claimsh()
         .current_dir(local.path())
-        .args(["run", "twenty.rhai", "-j", "2", "-q", "--no-progress", "--lease", "1", "--state"])
+        .args([
+            "run",
+            "twenty.rhai",
+            "-j",
+            "2",
+            "-q",
+            "--no-progress",
+            "--lease",
+            "1",
+            "--state",
+        ])
         .arg(&state)
         .output()
         .unwrap();
@@ -326,7 +378,16 @@ fn three_nodes_race_on_a_slow_cached_mount_each_item_once() {
             let child = util::claimsh()
                 .current_dir(local.path())
                 .env("CLAIMSH_HOST", format!("node{node}"))
-                .args(["run", "race.rhai", "-j", "2", "-q", "--no-progress", "--state", state_arg])
+                .args([
+                    "run",
+                    "race.rhai",
+                    "-j",
+                    "2",
+                    "-q",
+                    "--no-progress",
+                    "--state",
+                    state_arg,
+                ])
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap();
@@ -345,7 +406,10 @@ fn three_nodes_race_on_a_slow_cached_mount_each_item_once() {
     for entry in std::fs::read_dir(local.path().join("out")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let (item, by) = name.split_once('.').unwrap();
-        per_item.entry(item.to_string()).or_default().push(by.to_string());
+        per_item
+            .entry(item.to_string())
+            .or_default()
+            .push(by.to_string());
     }
     let twice: Vec<_> = per_item.iter().filter(|(_, by)| by.len() > 1).collect();
     assert!(twice.is_empty(), "processed more than once: {twice:?}");
