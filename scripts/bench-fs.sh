@@ -59,7 +59,8 @@ for run in $(seq "$RUNS"); do
   for form in per-item claimed; do
     rm -rf "$M/state"
     T[$form]+="$(seconds "$BIN" run "$WORK/$form.rhai" --jobs 2 --state "$M/state" -q --no-progress)"$'\n'
-    [ "$("$BIN" status --state "$M/state" --json | grep -m1 '"done"' | tr -dc 0-9)" = "$N" ] || { echo "$form: not all done" >&2; exit 1; }
+    "$BIN" status --state "$M/state" --json > "$WORK/status.json"
+    [ "$(grep -m1 '"done"' "$WORK/status.json" | tr -dc 0-9)" = "$N" ] || { echo "$form: not all done" >&2; exit 1; }
   done
   rm -rf "$M/py"; mkdir -p "$M/py"
   s=$(date +%s.%N)
