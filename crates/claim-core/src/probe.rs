@@ -210,7 +210,7 @@ impl ProbeReport {
         Some(format!(
             "cannot keep a claim ledger in {}: it is on a {} filesystem ({} mounted at {}) that \
              lacks {}. Choose a --state directory on another filesystem (a local disk, NFSv3 or \
-             later, Lustre, GPFS, BeeGFS, CephFS; sshfs only with -o use_ino and hard links); \
+             later, Lustre, GPFS, BeeGFS, CephFS, sshfs; not an object-store mount); \
              `claimsh check-fs DIR` tells whether a directory will do",
             root.display(),
             self.fs.fs_type,
