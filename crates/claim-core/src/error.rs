@@ -35,6 +35,14 @@ pub enum Error {
         /// Why.
         detail: String,
     },
+    /// The state directory's filesystem lacks a mechanism the ledger needs (see [`crate::probe`]).
+    #[error("{detail}")]
+    Filesystem {
+        /// The state directory.
+        path: PathBuf,
+        /// The filesystem, what failed and what to do.
+        detail: String,
+    },
     /// Invalid argument (empty list name, zero lease, ...).
     #[error("{0}")]
     Invalid(String),

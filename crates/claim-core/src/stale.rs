@@ -5,7 +5,8 @@
 //!    time) is gone: decided at once; or
 //! 2. its content (the heartbeat counter) has not changed while *this* process watched it for a
 //!    whole lease, measured on this process's monotonic clock; or
-//! 3. the file server's own clock says so: the claim file's mtime is more than a lease older than
+//! 3. the file server's own clock says so (where a write advances a file's mtime, which the
+//!    [`crate::probe`] checks): the claim file's mtime is more than a lease older than
 //!    the mtime of a probe file this process just wrote. Both timestamps are stamped by the same
 //!    clock (the server's, or this kernel's on a local disk), so neither worker's wall clock enters.
 //!
@@ -15,7 +16,7 @@
 use crate::error::{IoContext, Result};
 use crate::ledger::Ledger;
 use crate::record::ClaimRecord;
-use crate::store::put_back;
+use crate::store::{put_back, vanished};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{ErrorKind, Read};
@@ -87,8 +88,11 @@ impl Observer {
             }
             // Only trust mtime once the holder's record is readable: before its first write
             // reaches the server, an NFS exclusive create may leave a verifier in the mtime.
-            let server_now = ledger.shared.store.server_now()?;
-            if let Ok(age) = server_now.duration_since(mtime)
+            // And only where a write advances it (the probe says so): elsewhere a heartbeat
+            // would not show in it.
+            let store = &ledger.shared.store;
+            if store.probe.server_mtimes.ok
+                && let Ok(age) = store.server_now()?.duration_since(mtime)
                 && age > lease
             {
                 return Ok(Some(format!(
@@ -131,16 +135,25 @@ impl Observer {
 
 /// Read a claim file: its content digest, record (if parseable) and mtime; `None` if it vanished
 /// (finished or released since it was listed: news, not an error).
+/// Every step can find the file gone: it was open, but its holder finished and deleted it (on
+/// NFS a read or `fstat` then fails with ESTALE; on a FUSE passthrough with ENOENT).
 pub(crate) fn read_claim(path: &Path) -> Result<Option<(Seen, SystemTime)>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if vanished(&e) => return Ok(None),
         Err(e) => return Err(e).ctx("read claim", path),
     };
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ctx("read claim", path)?;
-    let meta = file.metadata().ctx("inspect claim", path)?;
-    let mtime = meta.modified().ctx("inspect claim", path)?;
+    match file.read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(e).ctx("read claim", path),
+    }
+    let mtime = match file.metadata().and_then(|m| m.modified()) {
+        Ok(mtime) => mtime,
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(e).ctx("inspect claim", path),
+    };
     let seen = Seen {
         digest: digest(&bytes),
         record: ClaimRecord::parse(&bytes),

@@ -143,15 +143,19 @@ impl Ledger {
         })
     }
 
-    /// Live claim files: `(folder, name)` in `claims/` and `blocks/`.
+    /// Live claim files: `(folder, name)` in `claims/` and `blocks/`. Names starting with a dot
+    /// are not the ledger's (no key's file name does): an NFS client's `.nfsXXXX` or FUSE's
+    /// `.fuse_hiddenXXXX`, the unlinked claim file of a holder that still has it open.
     fn claim_files(&self) -> Result<Vec<(std::path::PathBuf, String)>> {
         let store = &self.shared.store;
+        let ours = |n: &String| !n.starts_with('.');
         let mut files: Vec<_> = store
             .names(&store.claims)?
             .into_iter()
+            .filter(ours)
             .map(|n| (store.claims.clone(), n))
             .collect();
-        let blocks = store.names(&store.blocks)?.into_iter();
+        let blocks = store.names(&store.blocks)?.into_iter().filter(ours);
         files.extend(blocks.map(|n| (store.blocks.clone(), n)));
         files.sort();
         Ok(files)

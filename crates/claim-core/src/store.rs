@@ -15,6 +15,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Whether `e` says the file is gone: ENOENT, or ESTALE (an NFS client holding a file that
+/// another client deleted on the server; FUSE passthroughs answer a handle-less `fstat` of such a
+/// file with ENOENT). Both are news about a race, not failures.
+pub(crate) fn vanished(e: &std::io::Error) -> bool {
+    /// ESTALE on Linux.
+    const ESTALE: i32 = 116;
+    e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(ESTALE)
+}
+
 /// The format marker written to `<state>/FORMAT`.
 pub const FORMAT: &str = "claim-ledger 2\n";
 
@@ -39,6 +48,8 @@ pub(crate) struct Store {
     pub lists: PathBuf,
     /// Private names during transitions, and clock probes.
     pub tmp: PathBuf,
+    /// What the filesystem gives (from the probe; cached in `probe.json`).
+    pub probe: crate::probe::ProbeReport,
     token: String,
     seq: AtomicU64,
     clock: Mutex<Option<(Instant, SystemTime)>>,
@@ -47,7 +58,7 @@ pub(crate) struct Store {
 impl Store {
     /// Open (creating if needed) the state directory `root`; refuse other formats.
     pub fn open(root: &Path, token: String) -> Result<Store> {
-        let store = Store {
+        let mut store = Store {
             root: root.to_path_buf(),
             claims: root.join("claims"),
             done: root.join("done"),
@@ -56,11 +67,17 @@ impl Store {
             finished: root.join("finished"),
             lists: root.join("lists"),
             tmp: root.join("tmp"),
+            probe: Default::default(),
             token,
             seq: AtomicU64::new(0),
             clock: Mutex::new(None),
         };
         store.prepare()?;
+        // Probed where the ledger is created (or first opened on this filesystem), else read
+        // from `probe.json`: refuse here, before the first item, what would fail mid-run.
+        let prefix = format!("probe-{}", store.token);
+        store.probe = crate::probe::for_ledger(&store.root, &store.tmp, &prefix)?;
+        crate::probe::refuse(&store.root, &store.probe)?;
         Ok(store)
     }
 
@@ -118,7 +135,7 @@ impl Store {
         for name in self.names(dir)? {
             match std::fs::symlink_metadata(dir.join(&name)) {
                 Ok(meta) => out.push((name, meta)),
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) if vanished(&e) => {}
                 Err(e) => return Err(e).ctx("inspect", dir.join(&name)),
             }
         }
@@ -132,7 +149,7 @@ impl Store {
         use std::io::Read;
         let mut file = match File::open(path) {
             Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) if vanished(&e) => return Ok(None),
             Err(e) => return Err(e).ctx("read", path),
         };
         let mut bytes = Vec::new();
@@ -142,6 +159,7 @@ impl Store {
                 Ok(0) => return Ok(Some(bytes)),
                 Ok(n) => bytes.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if vanished(&e) => return Ok(None),
                 Err(e) => return Err(e).ctx("read", path),
             }
         }

@@ -69,6 +69,15 @@ pub enum Command {
     },
     /// Print every script function with its signature and description.
     Api,
+    /// Probe a directory's filesystem: can a claim ledger live there, what a metadata round trip
+    /// costs, and which loop form and lease suit it.
+    CheckFs {
+        /// The directory (the state directory you mean to use, or its parent) [default: .].
+        dir: Option<PathBuf>,
+        /// Print the probe's report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write (and optionally submit) a SLURM job-array script that runs SCRIPT (or `each ...`) on N
     /// nodes.
     Slurm(SlurmArgs),

@@ -3,13 +3,14 @@
 //! The binary is thin: [`run`] parses the command line ([`args`]) and hands each subcommand to
 //! its module, which returns an exit code ([`exit`]). `runner` starts the worker threads
 //! (`worker`: their shared state), `api` holds the script functions (one module per domain),
-//! `script` compiles and checks scripts, `summary` and `progress` report on a run, `status`,
+//! `script` compiles and checks scripts, `check_fs` probes a filesystem, `summary` and `progress` report on a run, `status`,
 //! `slurm` and `commands` are the other subcommands, `each` the script-less `each`. Claiming
 //! lives in `claim-core`, logging in `claim-log`, parallel maps in `claim-pool`, image analysis
 //! in `claim-image`.
 
 mod api;
 mod args;
+mod check_fs;
 mod commands;
 mod each;
 mod exit;
@@ -88,6 +89,9 @@ fn subcommand(command: Command) -> anyhow::Result<i32> {
         } => commands::cleanup(&target, failed, all),
         Command::Logs { target, item } => commands::logs(&target, item),
         Command::Api => commands::api(),
+        Command::CheckFs { dir, json } => {
+            check_fs::check_fs(dir.as_deref().unwrap_or(std::path::Path::new(".")), json)
+        }
         Command::Slurm(args) => slurm::slurm(&args),
     }
 }
