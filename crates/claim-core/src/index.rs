@@ -30,6 +30,8 @@ pub(crate) struct Index {
     block_failed: HashSet<ItemId>,
     /// Item → the live blocks covering it (two walkers may race for it: each then gives it up).
     block_live: HashMap<ItemId, Vec<String>>,
+    /// Live block claims whose record could not be read (see `learn_block`).
+    unreadable: Vec<String>,
     /// Registered lists already read, and the union of their items.
     lists: HashSet<String>,
     listed: HashSet<ItemId>,
@@ -58,14 +60,17 @@ impl Index {
         self.block_live
             .get(&id)
             .and_then(|names| names.first())
+            .or(self.unreadable.first())
             .map(String::as_str)
     }
 
     /// Whether a live block other than `ours` holds `id`.
     pub fn held_by_other_block(&self, id: ItemId, ours: &str) -> bool {
-        self.block_live
-            .get(&id)
-            .is_some_and(|names| names.iter().any(|n| n != ours))
+        self.unreadable.iter().any(|n| n != ours)
+            || self
+                .block_live
+                .get(&id)
+                .is_some_and(|names| names.iter().any(|n| n != ours))
     }
 
     /// Whether a per-item claim on `id` was seen at the last listing of `claims/`.
@@ -178,6 +183,7 @@ impl Index {
     fn forget_live(&mut self) {
         self.blocks.retain(|_, e| !matches!(e, BlockEntry::Live));
         self.block_live.clear();
+        self.unreadable.clear();
     }
 
     fn learn_block(&mut self, store: &Store, name: String) -> Result<()> {
@@ -186,11 +192,17 @@ impl Index {
         } else {
             &store.blocks
         };
-        let Some(bytes) = store.read(&dir.join(&name))? else {
-            return Ok(()); // finished or taken over meanwhile: the next listing tells
-        };
-        let Some(block) = ClaimRecord::parse(&bytes).and_then(|r| r.block) else {
-            return Ok(()); // not a block record: ignored (and reported by status)
+        let block = match read_block(store, &dir.join(&name))? {
+            Read::Gone => return Ok(()), // finished or taken over meanwhile: the listing tells
+            Read::Block(block) => block,
+            Read::Unreadable if is_finished_block(&name) => return Ok(()),
+            Read::Unreadable => {
+                // A live claim whose items cannot be read may hold any item: everything counts
+                // as held until it can be read, or is judged stale and taken over.
+                self.unreadable.push(name.clone());
+                self.blocks.insert(name, BlockEntry::Live);
+                return Ok(());
+            }
         };
         let ids = |hex: &[String]| hex.iter().filter_map(|h| ItemId::parse(h)).collect();
         let entry = if is_finished_block(&name) {
@@ -272,4 +284,25 @@ impl Index {
         );
         self.listed.len() + extra.len()
     }
+}
+
+enum Read {
+    Gone,
+    Block(crate::record::BlockRecord),
+    Unreadable,
+}
+
+/// Read a block record. A heartbeat rewrites a live claim in place, so a read may catch it half
+/// written: read again a few times (a rewrite takes microseconds) before calling it unreadable.
+fn read_block(store: &Store, path: &std::path::Path) -> Result<Read> {
+    for attempt in 0..5 {
+        let Some(bytes) = store.read(path)? else {
+            return Ok(Read::Gone);
+        };
+        if let Some(block) = ClaimRecord::parse(&bytes).and_then(|r| r.block) {
+            return Ok(Read::Block(block));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+    }
+    Ok(Read::Unreadable)
 }
