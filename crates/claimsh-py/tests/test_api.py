@@ -136,18 +136,34 @@ def test_claimed_with_output_skips_items_whose_output_exists(state, tmp_path):
     assert claimsh.Ledger(state).status()["done"] == 3
 
 
-def test_two_iterators_split_one_list(state):
+def test_two_workers_split_one_list(state):
     keys = [f"k{i}" for i in range(500)]
+    got = {}
+
+    def work(name):
+        ledger = claimsh.Ledger(state)
+        got[name] = []
+        for k in ledger.claimed(keys):
+            got[name].append(k)
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got["a"] + got["b"]) == sorted(keys)
+    assert got["a"] and got["b"]
+
+
+def test_without_wait_a_pass_ends_at_items_held_by_others(state):
+    keys = [f"k{i}" for i in range(10)]
     a, b = claimsh.Ledger(state), claimsh.Ledger(state)
-    ia, ib = iter(a.claimed(keys)), iter(b.claimed(keys))
-    got_a, got_b = [], []
-    for x, y in zip(ia, ib):
-        got_a.append(x)
-        got_b.append(y)
-    got_a += list(ia)
-    got_b += list(ib)
-    assert sorted(got_a + got_b) == sorted(keys)
-    assert got_a and got_b
+    assert a.claim("k5")
+    t0 = time.monotonic()
+    assert sorted(b.claimed(keys, wait=False)) == sorted(set(keys) - {"k5"})
+    assert time.monotonic() - t0 < 5
+    a.done("k5")
 
 
 def test_explicit_fail_inside_claimed(state):
