@@ -56,13 +56,41 @@ fn status(state: &Path) -> serde_json::Value {
     util::status(Path::new("."), None, &["--state", state.to_str().unwrap()])
 }
 
+/// `(host, items)` of every done record: items done one by one (`done/`) and finished blocks of
+/// lists (`finished/`, ledger format 2).
+fn done_records(state: &Path) -> Vec<(String, u64)> {
+    let mut records = Vec::new();
+    for dir in ["done", "finished"] {
+        let Ok(entries) = std::fs::read_dir(state.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let Ok(text) = std::fs::read_to_string(entry.unwrap().path()) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
+                continue;
+            };
+            let items = match dir {
+                "done" => 1,
+                _ => v["block"]["done"].as_array().map_or(0, |d| d.len() as u64),
+            };
+            records.push((v["host"].as_str().unwrap_or("").to_string(), items));
+        }
+    }
+    records
+}
+
 fn done_hosts(state: &Path) -> std::collections::BTreeSet<String> {
-    std::fs::read_dir(state.join("done"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t.trim()).ok())
-        .map(|v| v["host"].as_str().unwrap_or("").to_string())
+    done_records(state)
+        .into_iter()
+        .filter(|(_, items)| *items > 0)
+        .map(|(host, _)| host)
         .collect()
+}
+
+fn done_count(state: &Path) -> u64 {
+    done_records(state).iter().map(|(_, items)| items).sum()
 }
 
 fn workspace() -> PathBuf {
@@ -196,11 +224,7 @@ fn chaos_scancel_and_kill_9_lose_nothing() {
         .to_string();
     let state = dir.path().join(".claimsh/slow");
     let start = Instant::now();
-    while std::fs::read_dir(state.join("done"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-        < 4
-    {
+    while done_count(&state) < 4 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "array never started"
@@ -274,11 +298,7 @@ fn a_task_submitted_later_joins_and_takes_a_share() {
     let first = submit(&script, 2);
     let state = dir.path().join(".claimsh/slow");
     let start = Instant::now();
-    while std::fs::read_dir(state.join("done"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-        < 2
-    {
+    while done_count(&state) < 2 {
         assert!(start.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(100));
     }
