@@ -11,30 +11,8 @@ BIN=$PWD/target/release/claimsh
 WORK=$(mktemp -d "$PWD/target/bench-claims.XXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-cat > "$WORK/per-item.rhai" <<RHAI
-for i in 0..$N { let k = \`k\${i}\`; if claim(k) { done(k); } }
-RHAI
-cat > "$WORK/claimed.rhai" <<RHAI
-let keys = []; for i in 0..$N { keys.push(\`k\${i}\`); }
-for k in claimed(keys) { done(k); }
-RHAI
-cat > "$WORK/mpt.py" <<'PY'
-import os, sys
-n, d = int(sys.argv[1]), sys.argv[2]
-for i in range(n):
-    final = os.path.join(d, f"k{i}.done")
-    if os.path.exists(final):
-        continue
-    tmp = os.path.join(d, f"k{i}.tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        continue
-    os.close(fd)
-    with open(final, "w") as f:
-        f.write("done")
-    os.remove(tmp)
-PY
+source scripts/claim-harness.sh
+claim_scripts "$WORK" "$N"
 
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -47,7 +25,7 @@ for run in $(seq "$RUNS"); do
   done
   rm -rf "$WORK/py"; mkdir -p "$WORK/py"
   s=$(date +%s.%N)
-  python3 "$WORK/mpt.py" "$N" "$WORK/py" & python3 "$WORK/mpt.py" "$N" "$WORK/py" & wait
+  python3 "$MPT_LOOP" "$N" "$WORK/py" & python3 "$MPT_LOOP" "$N" "$WORK/py" & wait
   e=$(date +%s.%N)
   T[python]+="$(echo "$e - $s" | bc -l)"$'\n'
 done

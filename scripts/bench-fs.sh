@@ -25,30 +25,8 @@ for _ in $(seq 100); do grep -q " $WORK/mnt .* fuse.bed " /proc/self/mountinfo &
 grep -q " $WORK/mnt .* fuse.bed " /proc/self/mountinfo || { echo "the FUSE test bed did not mount" >&2; exit 1; }
 M=$WORK/mnt
 
-cat > "$WORK/per-item.rhai" <<RHAI
-for i in 0..$N { let k = \`k\${i}\`; if claim(k) { done(k); } }
-RHAI
-cat > "$WORK/claimed.rhai" <<RHAI
-let keys = []; for i in 0..$N { keys.push(\`k\${i}\`); }
-for k in claimed(keys) { done(k); }
-RHAI
-cat > "$WORK/mpt.py" <<'PY'
-import os, sys
-n, d = int(sys.argv[1]), sys.argv[2]
-for i in range(n):
-    final = os.path.join(d, f"k{i}.done")
-    if os.path.exists(final):
-        continue
-    tmp = os.path.join(d, f"k{i}.tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        continue
-    os.close(fd)
-    with open(final, "w") as f:
-        f.write("done")
-    os.remove(tmp)
-PY
+source scripts/claim-harness.sh
+claim_scripts "$WORK" "$N"
 
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -64,8 +42,8 @@ for run in $(seq "$RUNS"); do
   done
   rm -rf "$M/py"; mkdir -p "$M/py"
   s=$(date +%s.%N)
-  python3 "$WORK/mpt.py" "$N" "$M/py" & p1=$!
-  python3 "$WORK/mpt.py" "$N" "$M/py" & p2=$!
+  python3 "$MPT_LOOP" "$N" "$M/py" & p1=$!
+  python3 "$MPT_LOOP" "$N" "$M/py" & p2=$!
   wait $p1 $p2
   e=$(date +%s.%N)
   T[python]+="$(echo "$e - $s" | bc -l)"$'\n'

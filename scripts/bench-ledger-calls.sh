@@ -15,32 +15,10 @@ WORK=$(mktemp -d "$DIR/bench-calls.XXXX")
 trap 'rm -rf "$WORK"' EXIT
 META='open,openat,openat2,creat,stat,lstat,fstat,newfstatat,statx,access,faccessat,faccessat2,unlink,unlinkat,link,linkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,getdents64,readlink,readlinkat,utimensat,ftruncate,fsync,fdatasync,flock'
 
-cat > "$WORK/per-item.rhai" <<RHAI
-for i in 0..$N { let k = \`k\${i}\`; if claim(k) { done(k); } }
-RHAI
-cat > "$WORK/claimed.rhai" <<RHAI
-let keys = []; for i in 0..$N { keys.push(\`k\${i}\`); }
-for k in claimed(keys) { done(k); }
-RHAI
-cat > "$WORK/mpt.py" <<'PY'
-import os, sys
-n, d = int(sys.argv[1]), sys.argv[2]
-for i in range(n):
-    final = os.path.join(d, f"k{i}.done")
-    if os.path.exists(final):
-        continue
-    tmp = os.path.join(d, f"k{i}.tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        continue
-    os.close(fd)
-    with open(final, "w") as f:
-        f.write("done")
-    os.remove(tmp)
-PY
+source scripts/claim-harness.sh
+claim_scripts "$WORK" "$N"
 cat > "$WORK/mpt.sh" <<SH
-python3 "$WORK/mpt.py" $N "\$1" & python3 "$WORK/mpt.py" $N "\$1" & wait
+python3 "$MPT_LOOP" $N "\$1" & python3 "$MPT_LOOP" $N "\$1" & wait
 SH
 
 fresh() { rm -rf "$WORK/state" "$WORK/py"; mkdir -p "$WORK/py"; }
