@@ -14,8 +14,6 @@ trap 'rm -rf "$WORK"' EXIT
 source scripts/claim-harness.sh
 claim_scripts "$WORK" "$N"
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A T
 for run in $(seq "$RUNS"); do

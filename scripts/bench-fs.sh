@@ -28,8 +28,6 @@ M=$WORK/mnt
 source scripts/claim-harness.sh
 claim_scripts "$WORK" "$N"
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 "$BIN" check-fs "$M" | grep -E "round trip|verdict"
 declare -A T

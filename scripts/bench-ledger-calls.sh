@@ -43,12 +43,11 @@ for form in python per-item claimed; do
   printf '  %-10s %6.2f metadata calls/item  %6.3f sched_yield/item\n' "$form" "$(echo "$m / $N" | bc -l)" "$(echo "$y / $N" | bc -l)"
 done
 
-seconds() { local s e; fresh; s=$(date +%s.%N); run "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+run_seconds() { local s e; fresh; s=$(date +%s.%N); run "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 stats() { sort -g | awk '{a[NR]=$1} END {printf "%.3f s (%.3f-%.3f)", a[int((NR+1)/2)], a[1], a[NR]}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A T
 for _ in $(seq "$RUNS"); do
-  for form in python per-item claimed; do T[$form]+="$(seconds "$form")"$'\n'; done
+  for form in python per-item claimed; do T[$form]+="$(run_seconds "$form")"$'\n'; done
 done
 py=$(printf '%s' "${T[python]}" | median)
 echo "seconds for $N no-op items, 2 workers (median of $RUNS alternated runs, range):"

@@ -7,3 +7,7 @@ claim_scripts() {
   printf 'for i in 0..%s { let k = `k${i}`; if claim(k) { done(k); } }\n' "$n" > "$dir/per-item.rhai"
   printf 'let keys = []; for i in 0..%s { keys.push(`k${i}`); }\nfor k in claimed(keys) { done(k); }\n' "$n" > "$dir/claimed.rhai"
 }
+
+# Seconds a command takes (its output discarded), and the median of numbers on stdin.
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
