@@ -16,7 +16,7 @@ pub struct Cli {
     /// The Rhai script to run.
     pub script: Option<PathBuf>,
     /// Arguments for the script (`ARGS` in the script).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(trailing_var_arg = true)]
     pub args: Vec<String>,
     #[command(flatten)]
     pub options: RunOptions,
@@ -110,7 +110,7 @@ pub struct RunArgs {
     /// The Rhai script.
     pub script: PathBuf,
     /// Arguments for the script (`ARGS` in the script).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(trailing_var_arg = true)]
     pub args: Vec<String>,
     #[command(flatten)]
     pub options: RunOptions,
@@ -243,4 +243,34 @@ pub struct SlurmArgs {
 pub enum SlurmEach {
     /// Every task runs `claimsh each` with these arguments, in the current folder.
     Each(EachArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Cli {
+        Cli::try_parse_from([&["claimsh"], words].concat()).expect("parses")
+    }
+
+    /// Options between the script and its first argument are claimsh's; everything from the
+    /// first argument on (or after `--`) is the script's.
+    #[test]
+    fn options_after_the_script_are_claimshs_until_its_first_argument() {
+        let cli = parse(&["job.rhai", "-j1", "-q", "in", "-x"]);
+        assert_eq!(cli.options.jobs, Some(1));
+        assert!(cli.options.quiet);
+        assert_eq!(cli.args, ["in", "-x"]);
+        let cli = parse(&["job.rhai", "--", "-j1"]);
+        assert_eq!(cli.options.jobs, None);
+        assert_eq!(cli.args, ["-j1"]);
+    }
+
+    /// An unknown flag before any script argument is an error with clap's `-- -x` hint, not a
+    /// silent script argument.
+    #[test]
+    fn an_unknown_flag_before_the_arguments_is_an_error() {
+        let err = Cli::try_parse_from(["claimsh", "job.rhai", "-x"]).unwrap_err();
+        assert!(err.to_string().contains("'-- -x'"), "{err}");
+    }
 }
