@@ -3,6 +3,7 @@
 //! the advice that follows (lease, loop form).
 
 use crate::exit;
+use crate::stdout::outln;
 use anyhow::Context;
 use claim_core::probe::Check;
 use std::path::Path;
@@ -17,7 +18,7 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
     let report = claim_core::probe(dir)
         .with_context(|| format!("probe the filesystem of {}", dir.display()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(if report.usable() {
             exit::OK
         } else {
@@ -25,7 +26,7 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
         });
     }
     let fs = &report.fs;
-    println!(
+    outln!(
         "{}: {} filesystem ({} mounted at {}, device {})",
         dir.display(),
         fs.fs_type,
@@ -35,7 +36,7 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
     );
     let line = |name: &str, check: &Check, needed: &str| {
         let verdict = if check.ok { "yes" } else { "NO " };
-        println!("  {verdict} {name:<34} {}  [{needed}]", check.detail);
+        outln!("  {verdict} {name:<34} {}  [{needed}]", check.detail);
     };
     line(
         "atomic exclusive create",
@@ -55,56 +56,56 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
         "not needed: fencing is by token",
     );
     let rtt = report.round_trip_ms;
-    println!("metadata round trip: {rtt:.3} ms (median stat of a name never seen)");
-    println!("mechanisms in use:");
-    println!("  per-item claims       open(O_CREAT|O_EXCL) in claims/");
-    println!("  done / failed         link() the claim into done/ or failed/, then unlink it");
-    println!("  blocks and lists      a private file in tmp/ link()ed into place");
-    println!("  release, takeover     rename() to a private name, then check the token inside");
+    outln!("metadata round trip: {rtt:.3} ms (median stat of a name never seen)");
+    outln!("mechanisms in use:");
+    outln!("  per-item claims       open(O_CREAT|O_EXCL) in claims/");
+    outln!("  done / failed         link() the claim into done/ or failed/, then unlink it");
+    outln!("  blocks and lists      a private file in tmp/ link()ed into place");
+    outln!("  release, takeover     rename() to a private name, then check the token inside");
     let server_clock = if report.server_mtimes.ok {
         "on"
     } else {
         "OFF (a write does not advance mtime here)"
     };
-    println!(
+    outln!(
         "  staleness             heartbeats watched for a lease; file-server clock rule {server_clock}"
     );
-    println!("  listings              readdir of claims/, done/, failed/, blocks/, finished/");
+    outln!("  listings              readdir of claims/, done/, failed/, blocks/, finished/");
     if let Some(refusal) = report.refusal(dir) {
-        println!("verdict: NO LEDGER HERE\n  {refusal}");
+        outln!("verdict: NO LEDGER HERE\n  {refusal}");
         return Ok(exit::FAILED);
     }
-    println!("advice:");
+    outln!("advice:");
     let per_item_ms = PER_ITEM_ROUND_TRIPS * rtt;
     let one_percent_s = per_item_ms * 100.0 / 1000.0;
-    println!(
+    outln!(
         "  loop form: `if claim(k) {{ ... done(k) }}` costs ~{PER_ITEM_ROUND_TRIPS:.0} round trips \
          (~{per_item_ms:.2} ms) per item; `for k in claimed(keys)` ~{PER_BLOCK_ROUND_TRIPS:.0} per \
          block of many items."
     );
     if one_percent_s >= 0.01 {
-        println!(
+        outln!(
             "             For items shorter than ~{one_percent_s:.2} s the per-item form's overhead \
              exceeds 1%: prefer the list form."
         );
     } else {
-        println!("             Round trips are cheap here: either form is fine.");
+        outln!("             Round trips are cheap here: either form is fine.");
     }
     if !report.server_mtimes.ok {
-        println!(
+        outln!(
             "  lease: a dead worker's claims are taken over only after another worker watched \
              them unchanged for a whole lease; keep --lease short (30-60 s)."
         );
     } else if rtt > 50.0 {
-        println!(
+        outln!(
             "  lease: metadata calls are slow ({rtt:.0} ms); use --lease 300 or more so a \
              heartbeat delayed under load is not mistaken for a dead worker."
         );
     } else {
-        println!(
+        outln!(
             "  lease: the default --lease 60 is ample (a heartbeat is one write every lease/4)."
         );
     }
-    println!("verdict: a claim ledger can live here");
+    outln!("verdict: a claim ledger can live here");
     Ok(exit::OK)
 }

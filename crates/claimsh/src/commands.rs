@@ -2,6 +2,7 @@
 
 use crate::args::StateTarget;
 use crate::exit::OK as EXIT_OK;
+use crate::stdout::outln;
 use anyhow::Context;
 use claim_core::{CleanupScope, Ledger, LedgerOptions};
 
@@ -41,7 +42,7 @@ pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<
         // what its message tells the user to run.
         let dir = target.dir().map_err(anyhow::Error::msg)?;
         Ledger::remove_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-        println!("removed {}", dir.display());
+        outln!("removed {}", dir.display());
         return Ok(EXIT_OK);
     }
     let scope = CleanupScope { failed, all };
@@ -51,10 +52,10 @@ pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<
     };
     removed.extend(open(target)?.cleanup(scope)?);
     if removed.is_empty() {
-        println!("nothing to remove");
+        outln!("nothing to remove");
     }
     for line in removed {
-        println!("removed {line}");
+        outln!("removed {line}");
     }
     Ok(EXIT_OK)
 }
@@ -64,12 +65,12 @@ pub fn logs(target: &StateTarget, item: Option<String>) -> anyhow::Result<i32> {
     match item {
         Some(item) => {
             for line in claim_log::lines_about(&dir, &item)? {
-                println!("{line}");
+                outln!("{line}");
             }
         }
         None => {
             for f in claim_log::list_files(&dir)? {
-                println!(
+                outln!(
                     "{}  host {}  pid {}  {} .. {}  ({} lines)",
                     f.path.display(),
                     f.host,

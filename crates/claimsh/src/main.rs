@@ -19,6 +19,7 @@ mod runner;
 mod script;
 mod slurm;
 mod status;
+mod stdout;
 mod summary;
 mod words;
 mod worker;

@@ -3,6 +3,7 @@
 //! signature, and wrong argument counts — using the signatures the engine itself reports.
 
 use crate::exit;
+use crate::stdout::outln;
 use crate::words::nearest;
 use rhai::{AST, ASTNode, Engine, EvalAltResult, Expr, Position, Stmt};
 use std::collections::{BTreeMap, HashSet};
@@ -278,7 +279,7 @@ pub fn check(path: &Path) -> anyhow::Result<i32> {
         }
     }
     if found.is_empty() {
-        println!("{name}: ok");
+        outln!("{name}: ok");
         Ok(exit::OK)
     } else {
         Ok(exit::USAGE)

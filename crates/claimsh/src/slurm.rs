@@ -3,6 +3,7 @@
 
 use crate::args::{SlurmArgs, SlurmEach};
 use crate::exit::OK as EXIT_OK;
+use crate::stdout::outln;
 use crate::words::quote_path;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ pub fn slurm(args: &SlurmArgs) -> anyhow::Result<i32> {
     let text = sbatch_text(args, &name, &state, &run);
     std::fs::create_dir_all(state.join("logs"))?;
     std::fs::write(&path, &text)?;
-    println!("{text}");
+    outln!("{text}");
     eprintln!("wrote {}", path.display());
     if args.submit {
         let ok = std::process::Command::new("sbatch")

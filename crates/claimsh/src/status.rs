@@ -4,6 +4,7 @@
 use crate::args::StateTarget;
 use crate::commands::{open, open_once};
 use crate::exit::OK as EXIT_OK;
+use crate::stdout::outln;
 use claim_core::Status;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -22,7 +23,7 @@ pub fn status(target: &StateTarget, json: bool, watch: bool) -> anyhow::Result<i
         if let Some(once) = &once {
             value["once"] = serde_json::to_value(once)?;
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(EXIT_OK);
     }
     let mut text = counts_text(&status);
@@ -41,7 +42,7 @@ pub fn status(target: &StateTarget, json: bool, watch: bool) -> anyhow::Result<i
         let _ = writeln!(text, "  failed {} on {}: {}", f.key, f.host, f.reason);
     }
     once_text(&mut text, once.as_ref(), usize::MAX);
-    print!("{text}");
+    outln!("{}", text.trim_end_matches('\n'));
     Ok(EXIT_OK)
 }
 
