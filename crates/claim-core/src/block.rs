@@ -360,12 +360,11 @@ impl ListWalker {
     }
 
     fn block_key(&self, positions: &[u64]) -> String {
-        format!(
-            "{}[{} items from {}]",
-            self.list,
-            positions.len(),
-            self.keys[positions[0] as usize]
-        )
+        let first = &self.keys[positions[0] as usize];
+        match positions.len() {
+            1 => format!("{}[1 item: {first}]", self.list),
+            n => format!("{}[{n} items from {first}]", self.list),
+        }
     }
 
     fn block_record(&self, positions: &[u64]) -> BlockRecord {
@@ -443,4 +442,34 @@ enum Tried {
     Held(usize),
     /// The name was freed meanwhile (finished, or taken over from a dead holder): try again.
     Again,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Ledger, LedgerOptions};
+
+    /// A running block shows in `status` as its list's items: how many, and from which key.
+    #[test]
+    fn a_running_block_is_named_by_its_count_and_first_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+        let first_block = |count: usize| {
+            let keys: Vec<String> = (0..count).map(|i| format!("{count}-{i}.tif")).collect();
+            let mut walker = ledger.walk(keys).unwrap();
+            let block = walker.next_block().unwrap().expect("a block");
+            let key = ledger.status().unwrap().claims[0].key.clone();
+            let (n, first) = (
+                block.items().len(),
+                walker.key(block.items()[0]).to_string(),
+            );
+            walker.release(block).unwrap();
+            (key, n, first)
+        };
+        let (key, n, first) = first_block(1);
+        assert_eq!(n, 1);
+        assert!(key.ends_with(&format!("[1 item: {first}]")), "{key}");
+        let (key, n, first) = first_block(1000);
+        assert!(n > 1);
+        assert!(key.ends_with(&format!("[{n} items from {first}]")), "{key}");
+    }
 }

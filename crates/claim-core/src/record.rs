@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// that finished, with `reason` (failed) and, for blocks, the per-item failures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClaimRecord {
-    /// The item key (for a block: `<list>[<n> items from <first key>]`).
+    /// The item key (for a block: `<list>[<n> items from <first key>]`, or `<list>[1 item: <key>]`).
     pub key: String,
     /// Unique token of this claim.
     pub token: String,

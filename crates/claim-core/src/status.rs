@@ -56,7 +56,7 @@ pub struct Counts {
 /// A claim held (or abandoned) by some worker.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClaimInfo {
-    /// Item key (or `<list>[<n> items from <first key>]` for a block).
+    /// Item key (for a block `<list>[<n> items from <first key>]`, or `<list>[1 item: <key>]`).
     pub key: String,
     /// Holder host (empty if the claim is unreadable).
     pub host: String,
