@@ -60,7 +60,10 @@ impl Signatures {
     pub fn of(engine: &Engine) -> Signatures {
         let mut signatures = Signatures::default();
         let functions = engine.collect_fn_metadata(None, Function::from_info, true);
-        for f in functions.into_iter().filter(|f| !f.getter && !f.name.contains('$')) {
+        for f in functions
+            .into_iter()
+            .filter(|f| !f.getter && !f.name.contains('$'))
+        {
             signatures
                 .by_name
                 .entry(f.name.clone())

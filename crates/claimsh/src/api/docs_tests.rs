@@ -43,8 +43,8 @@ fn every_example_in_the_docs_passes_check() {
 
 #[test]
 fn every_rhai_block_of_the_readme_passes_check() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let blocks = reference::rhai_blocks(&readme);
     assert!(!blocks.is_empty(), "README.md has no ```rhai blocks");
     let engine = reference_engine().unwrap();
@@ -76,13 +76,14 @@ fn every_function_has_a_doc_and_every_domain_a_function() {
 #[test]
 fn the_json_reference_covers_every_registered_function() {
     let engine = reference_engine().unwrap();
-    let listed: Vec<String> = every_function()
-        .iter()
-        .map(|(_, f)| f.types())
-        .collect();
+    let listed: Vec<String> = every_function().iter().map(|(_, f)| f.types()).collect();
     let registered = engine.collect_fn_metadata(None, Function::from_info, false);
     for f in &registered {
-        assert!(listed.contains(&f.types()), "{} is not in the reference", f.types());
+        assert!(
+            listed.contains(&f.types()),
+            "{} is not in the reference",
+            f.types()
+        );
     }
     assert_eq!(listed.len(), registered.len());
     let json = reference::json();

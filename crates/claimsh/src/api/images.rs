@@ -26,7 +26,7 @@ pub mod image_functions {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn load_image(ctx: NativeCallContext, path: &str) -> R<Image> {
-        claim_image::load_image(&*worker(&ctx)?.resolve(path)).map_err(script_failure)
+        claim_image::load_image(&worker(&ctx)?.resolve(path)).map_err(script_failure)
     }
 
     /// Every page of a multi-page TIFF (z-stack, channels, time series) as images.
@@ -37,7 +37,7 @@ pub mod image_functions {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn load_stack(ctx: NativeCallContext, path: &str) -> R<Array> {
-        let pages = claim_image::load_stack(&*worker(&ctx)?.resolve(path)).map_err(script_failure)?;
+        let pages = claim_image::load_stack(&worker(&ctx)?.resolve(path)).map_err(script_failure)?;
         Ok(pages.into_iter().map(Dynamic::from).collect())
     }
 
@@ -92,19 +92,19 @@ pub mod image_functions {
     /// ```
     #[rhai_fn(name = "save_image", return_raw)]
     pub fn save_image(ctx: NativeCallContext, img: Image, path: &str) -> R<()> {
-        claim_image::save_image_u16(&img, &*worker(&ctx)?.resolve(path)).map_err(script_failure)
+        claim_image::save_image_u16(&img, &worker(&ctx)?.resolve(path)).map_err(script_failure)
     }
 
     /// Save a mask as a PNG or TIFF of 0 and 255.
     #[rhai_fn(name = "save_image", return_raw)]
     pub fn save_mask(ctx: NativeCallContext, mask: Mask, path: &str) -> R<()> {
-        claim_image::save_mask(&mask, &*worker(&ctx)?.resolve(path)).map_err(script_failure)
+        claim_image::save_mask(&mask, &worker(&ctx)?.resolve(path)).map_err(script_failure)
     }
 
     /// Save labels as a 16-bit PNG or TIFF.
     #[rhai_fn(name = "save_image", return_raw)]
     pub fn save_labels(ctx: NativeCallContext, labels: Labels, path: &str) -> R<()> {
-        claim_image::save_labels(&labels, &*worker(&ctx)?.resolve(path)).map_err(script_failure)
+        claim_image::save_labels(&labels, &worker(&ctx)?.resolve(path)).map_err(script_failure)
     }
 
     /// Gaussian blur (floating-point result, in the image's units): scikit-image's `gaussian`
@@ -381,7 +381,7 @@ pub mod image_functions {
         labels: Labels,
         path: &str,
     ) -> R<()> {
-        claim_image::save_overlay(img, &labels, &*worker(&ctx)?.resolve(path))
+        claim_image::save_overlay(img, &labels, &worker(&ctx)?.resolve(path))
             .map_err(script_failure)
     }
 }

@@ -19,7 +19,7 @@ pub mod io_functions {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn write_text(ctx: NativeCallContext, path: &str, text: &str) -> R<()> {
-        write_atomic(&*worker(&ctx)?.resolve(path), text.as_bytes())
+        write_atomic(&worker(&ctx)?.resolve(path), text.as_bytes())
     }
 
     /// Read a text file.
@@ -44,7 +44,7 @@ pub mod io_functions {
     #[rhai_fn(return_raw)]
     pub fn write_csv(ctx: NativeCallContext, rows: Array, path: &str) -> R<()> {
         let bytes = csv_bytes(&rows, None)?;
-        write_atomic(&*worker(&ctx)?.resolve(path), &bytes)
+        write_atomic(&worker(&ctx)?.resolve(path), &bytes)
     }
 
     /// The same with exactly these columns, in this order (every row must have them).
@@ -62,7 +62,7 @@ pub mod io_functions {
     ) -> R<()> {
         let columns = columns.iter().map(|c| c.to_string()).collect();
         let bytes = csv_bytes(&rows, Some(columns))?;
-        write_atomic(&*worker(&ctx)?.resolve(path), &bytes)
+        write_atomic(&worker(&ctx)?.resolve(path), &bytes)
     }
 
     /// Read a CSV file into object maps (numbers become numbers).
@@ -72,7 +72,7 @@ pub mod io_functions {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn read_csv(ctx: NativeCallContext, path: &str) -> R<Array> {
-        super::read_csv(&*worker(&ctx)?.resolve(path))
+        super::read_csv(&worker(&ctx)?.resolve(path))
     }
 
     /// Concatenate CSV files with the same header into one, atomically.

@@ -143,4 +143,3 @@ pub fn describe(script: &str, err: &EvalAltResult) -> String {
         _ => format!("{script}: {text}"),
     }
 }
-

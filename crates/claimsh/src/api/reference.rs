@@ -150,7 +150,11 @@ pub fn shown_type(rust: &str) -> String {
     let t = t.strip_prefix("&mut ").unwrap_or(t).trim();
     let t = t.strip_prefix('&').unwrap_or(t).trim();
     let t = t.strip_prefix("rhai::").unwrap_or(t);
-    for (open, close) in [("R<", ">"), ("RhaiResultOf<", ">"), ("Result<", ",Box<EvalAltResult>>")] {
+    for (open, close) in [
+        ("R<", ">"),
+        ("RhaiResultOf<", ">"),
+        ("Result<", ",Box<EvalAltResult>>"),
+    ] {
         let compact = t.replace(' ', "");
         if let Some(inner) = compact
             .strip_prefix(open)
