@@ -173,7 +173,8 @@ pub mod image_functions {
 
     /// The pixels above `floor` and brighter than their window's `local_mean` by the fraction
     /// `offset` (both from the image minimum). For uneven background and crowded nuclei:
-    /// radius ≈ 2 × the nucleus radius, offset 0.1, floor half-way from `img.min` to `otsu(img)`.
+    /// radius ≈ 2 × the nucleus radius, offset 0.1, floor half-way from `img.min` to
+    /// `otsu(img)`.
     ///
     /// ```rhai
     /// let img = load_image("images/a.tif").gaussian(1.0);

@@ -338,9 +338,9 @@ pub mod numeric_functions {
         })
     }
 
-    /// The quantile `q` (in [0, 1]) by numpy's default "linear" method — the virtual index `q (n - 1)` between
-    /// two order statistics, interpolated with numpy's `_lerp` (from the upper one when the
-    /// fraction is >= 0.5, as numpy does, for the same bits).
+    /// The quantile `q` (in [0, 1]) by numpy's default "linear" method — the virtual index
+    /// `q (n - 1)` between two order statistics, interpolated with numpy's `_lerp` (from the
+    /// upper one when the fraction is >= 0.5, as numpy does, for the same bits).
     ///
     /// ```rhai
     /// let ci = [quantile(means, 0.025), quantile(means, 0.975)];
