@@ -68,7 +68,11 @@ pub enum Command {
         item: Option<String>,
     },
     /// Print every script function with its signature and description.
-    Api,
+    Api {
+        /// Print every function as JSON (name, parameters with types, return type, doc).
+        #[arg(long)]
+        json: bool,
+    },
     /// Probe a directory's filesystem: can a claim ledger live there, what a metadata round trip
     /// costs, and which loop form and lease suit it.
     CheckFs {

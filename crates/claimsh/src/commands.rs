@@ -85,15 +85,16 @@ pub fn logs(target: &StateTarget, item: Option<String>) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
-pub fn api() -> anyhow::Result<i32> {
-    println!("# claimsh script API\n");
-    for (module, docs) in crate::api::docs() {
-        println!("## {module}\n");
-        for doc in docs {
-            println!("- `{}` — {}", doc.signature, doc.about);
-        }
-        println!();
+/// `claimsh api`: the script reference from the engine's metadata, as Markdown or JSON.
+pub fn api(json: bool) -> anyhow::Result<i32> {
+    let text = if json {
+        format!("{:#}\n", crate::api::reference::json())
+    } else {
+        crate::api::reference::markdown()
+    };
+    // Piped into `head`, the reader may stop early: that is no error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(EXIT_OK),
     }
-    println!("Also: `ARGS` (array of the script's arguments); `print` and `debug` go to the log.");
-    Ok(EXIT_OK)
 }

@@ -89,7 +89,7 @@ fn subcommand(command: Command) -> anyhow::Result<i32> {
             all,
         } => commands::cleanup(&target, failed, all),
         Command::Logs { target, item } => commands::logs(&target, item),
-        Command::Api => commands::api(),
+        Command::Api { json } => commands::api(json),
         Command::CheckFs { dir, json } => {
             check_fs::check_fs(dir.as_deref().unwrap_or(std::path::Path::new(".")), json)
         }

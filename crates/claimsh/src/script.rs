@@ -2,6 +2,7 @@
 //! a cluster would otherwise find on every node — calls to functions that exist under no
 //! signature, and wrong argument counts — using the signatures the engine itself reports.
 
+use crate::api::reference::Function;
 use crate::exit;
 use crate::stdout::outln;
 use crate::words::nearest;
@@ -55,22 +56,20 @@ pub struct Signatures {
 }
 
 impl Signatures {
-    /// The engine's functions: claimsh's and Rhai's standard packages.
+    /// The engine's functions, claimsh's and Rhai's standard packages, from their metadata
+    /// (properties such as `img.width` are no calls, so they are left out).
     pub fn of(engine: &Engine) -> Signatures {
         let mut signatures = Signatures::default();
-        for text in engine.gen_fn_signatures(true) {
-            let Some((name, rest)) = text.split_once('(') else {
-                continue;
-            };
-            let params = rest.rsplit_once(')').map_or("", |(p, _)| p);
-            let name = name.trim().to_string();
-            // Closures registered without parameter names show as `_: &mut Image`.
-            let text = text.replace("_: ", "").replace("&mut ", "");
+        let functions = engine.collect_fn_metadata(None, Function::from_info, true);
+        for f in functions
+            .into_iter()
+            .filter(|f| !f.getter && !f.name.contains('$'))
+        {
             signatures
                 .by_name
-                .entry(name)
+                .entry(f.name.clone())
                 .or_default()
-                .push((count_params(params), text));
+                .push((f.params.len(), f.types()));
         }
         signatures
     }
@@ -142,24 +141,6 @@ impl Signatures {
             }
         }
     }
-}
-
-/// Parameters in a signature's parameter list: top-level commas (types may hold `<a, b>`).
-fn count_params(params: &str) -> usize {
-    if params.trim().is_empty() {
-        return 0;
-    }
-    let mut depth = 0i32;
-    let mut count = 1;
-    for c in params.chars() {
-        match c {
-            '<' | '(' | '[' => depth += 1,
-            '>' | ')' | ']' => depth -= 1,
-            ',' if depth == 0 => count += 1,
-            _ => {}
-        }
-    }
-    count
 }
 
 /// For a run-time `Function not found: gausian (Image, f64)`: `did you mean gaussian?`, or

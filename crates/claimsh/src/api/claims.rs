@@ -1,66 +1,52 @@
 //! Claims: `claim`, `done`, `fail`, `release`, the list form `claimed(items)`, and coordination
 //! across all workers and nodes: `once`, `all_done`.
 
-use super::{FnDoc, R, script_error, script_failure};
+use super::{R, script_error, script_failure, worker};
 use crate::worker::{OpenList, Worker};
 use claim_core::Claimed;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, NativeCallContext};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub const DOCS: &[FnDoc] = &[
-    FnDoc {
-        signature: "claim(item) -> bool",
-        about: "Atomically claim an item (a string, number or map: keyed by item_key(item)); true for exactly one worker anywhere.",
-    },
-    FnDoc {
-        signature: "claim(item, output: String) -> bool",
-        about: "Claim unless the output file already exists (then it counts as done).",
-    },
-    FnDoc {
-        signature: "done(item)",
-        about: "Publish a claimed item as done; nobody will redo it.",
-    },
-    FnDoc {
-        signature: "fail(item, reason: String)",
-        about: "Record a claimed item as failed with a reason (skipped unless --retry-failed).",
-    },
-    FnDoc {
-        signature: "release(item)",
-        about: "Give a claimed item back unfinished.",
-    },
-    FnDoc {
-        signature: "claimed(items: Array) -> iterator",
-        about: "for f in claimed(items): yields only the items this worker won, skipping items done anywhere (alone or in any list); claims blocks of pending items.",
-    },
-    FnDoc {
-        signature: "claimed(items: Array, output: Fn) -> iterator",
-        about: "Like claimed(items), and an item whose output file output(item) exists counts as done.",
-    },
-    FnDoc {
-        signature: "once(name: String, f: Fn) -> Dynamic",
-        about: "Run f exactly once across all workers and nodes; the others wait for it. Returns f's result to the runner, () elsewhere.",
-    },
-    FnDoc {
-        signature: "all_done(items: Array) -> bool",
-        about: "Whether every item is done (asks the ledger).",
-    },
-];
+/// Claims and coordination across workers and nodes.
+#[export_module]
+pub mod claim_functions {
+    use super::*;
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let w = worker.clone();
-    engine.register_fn("claim", move |item: Dynamic| -> R<bool> {
+    /// What `claimed(items)` returns: iterate it with `for`.
+    pub type ClaimedItems = super::ClaimedItems;
+
+    /// Atomically claim an item (a string, number or map: keyed by `item_key(item)`); true for
+    /// exactly one worker anywhere.
+    ///
+    /// ```rhai
+    /// for f in glob("images/*.tif") {
+    ///     if claim(f) { done(f); }
+    /// }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn claim(ctx: NativeCallContext, item: Dynamic) -> R<bool> {
+        let w = worker(&ctx)?;
         let item = &key(&item)?;
         if w.stopping() {
             return Ok(false);
         }
         let claimed = w.ledger.claim(item).map_err(script_failure)?;
         Ok(w.took(item, claimed))
-    });
-    let w = worker.clone();
-    engine.register_fn("claim", move |item: Dynamic, output: &str| -> R<bool> {
+    }
+
+    /// Claim unless the output file already exists (then the item counts as done).
+    ///
+    /// ```rhai
+    /// let f = "images/a.tif";
+    /// if claim(f, `out/${stem(f)}.csv`) { done(f); }
+    /// ```
+    #[rhai_fn(name = "claim", return_raw)]
+    pub fn claim_unless_exists(ctx: NativeCallContext, item: Dynamic, output: &str) -> R<bool> {
+        let w = worker(&ctx)?;
         let item = &key(&item)?;
         if w.stopping() {
             return Ok(false);
@@ -70,19 +56,30 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
             .claim_unless_exists(item, &w.resolve(output))
             .map_err(script_failure)?;
         Ok(w.took(item, claimed))
-    });
-    let w = worker.clone();
-    engine.register_fn("done", move |item: Dynamic| -> R<()> {
-        let item = &key(&item)?;
-        finish(&w, item, None)
-    });
-    let w = worker.clone();
-    engine.register_fn("fail", move |item: Dynamic, reason: &str| -> R<()> {
-        let item = &key(&item)?;
-        finish(&w, item, Some(reason))
-    });
-    let w = worker.clone();
-    engine.register_fn("release", move |item: Dynamic| -> R<()> {
+    }
+
+    /// Publish a claimed item as done; nobody will redo it.
+    #[rhai_fn(return_raw)]
+    pub fn done(ctx: NativeCallContext, item: Dynamic) -> R<()> {
+        finish(&*worker(&ctx)?, &key(&item)?, None)
+    }
+
+    /// Record a claimed item as failed with a reason (skipped later unless `--retry-failed`).
+    ///
+    /// ```rhai
+    /// for f in claimed(glob("images/*.tif")) {
+    ///     if load_image(f).width < 10 { fail(f, "too small"); } else { done(f); }
+    /// }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fail(ctx: NativeCallContext, item: Dynamic, reason: &str) -> R<()> {
+        finish(&*worker(&ctx)?, &key(&item)?, Some(reason))
+    }
+
+    /// Give a claimed item back unfinished.
+    #[rhai_fn(return_raw)]
+    pub fn release(ctx: NativeCallContext, item: Dynamic) -> R<()> {
+        let w = worker(&ctx)?;
         let item = &key(&item)?;
         let claim = w
             .lock_held()
@@ -91,38 +88,68 @@ pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
         w.set_current(None);
         tracing::info!(key = ?item, "released");
         claim.release().map_err(script_failure)
-    });
-    engine.register_iterator::<ClaimedItems>();
-    let w = worker.clone();
-    engine.register_fn("claimed", move |items: Array| -> R<ClaimedItems> {
-        open_list(&w, items, None)
-    });
-    let w = worker.clone();
-    engine.register_fn(
-        "claimed",
-        move |ctx: NativeCallContext, items: Array, output: FnPtr| -> R<ClaimedItems> {
-            let mut outputs = Vec::with_capacity(items.len());
-            for item in &items {
-                let path: Dynamic = output.call_within_context(&ctx, (item.clone(),))?;
-                outputs.push(w.resolve(&path.to_string()));
-            }
-            open_list(&w, items, Some(outputs))
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "once",
-        move |ctx: NativeCallContext, name: &str, f: FnPtr| -> R<Dynamic> {
-            once(&w, &ctx, name, f)
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn("all_done", move |items: Array| -> R<bool> {
+    }
+
+    /// For `for f in claimed(items)`: yields only the items this worker won, skipping items done
+    /// anywhere (alone or in any list); claims blocks of pending items.
+    ///
+    /// ```rhai
+    /// for f in claimed(glob("images/*.tif")) {
+    ///     log(f);
+    ///     done(f);
+    /// }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn claimed(ctx: NativeCallContext, items: Array) -> R<ClaimedItems> {
+        open_list(&*worker(&ctx)?, items, None)
+    }
+
+    /// Like `claimed(items)`, and an item whose output file `output(item)` exists counts as done.
+    ///
+    /// ```rhai
+    /// for f in claimed(glob("images/*.tif"), |f| `out/${stem(f)}.csv`) {
+    ///     write_text(`out/${stem(f)}.csv`, "");
+    ///     done(f);
+    /// }
+    /// ```
+    #[rhai_fn(name = "claimed", return_raw)]
+    pub fn claimed_unless_exists(
+        ctx: NativeCallContext,
+        items: Array,
+        output: FnPtr,
+    ) -> R<ClaimedItems> {
+        let w = worker(&ctx)?;
+        let mut outputs = Vec::with_capacity(items.len());
+        for item in &items {
+            let path: Dynamic = output.call_within_context(&ctx, (item.clone(),))?;
+            outputs.push(w.resolve(&path.to_string()));
+        }
+        open_list(&w, items, Some(outputs))
+    }
+
+    /// Run `f` exactly once across all workers and nodes; the others wait for it. Returns `f`'s
+    /// result to the worker that ran it, `()` elsewhere.
+    ///
+    /// ```rhai
+    /// let files = glob("images/*.tif");
+    /// if all_done(files) {
+    ///     once("summary", || concat_csv(glob("out/*.csv"), "summary.csv"));
+    /// }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn once(ctx: NativeCallContext, name: &str, f: FnPtr) -> R<Dynamic> {
+        super::once(&*worker(&ctx)?, &ctx, name, f)
+    }
+
+    /// Whether every item is done (asks the ledger).
+    #[rhai_fn(return_raw)]
+    pub fn all_done(ctx: NativeCallContext, items: Array) -> R<bool> {
         let keys = keys(&items)?;
-        w.ledger
+        worker(&ctx)?
+            .ledger
             .all_done(keys.iter().map(String::as_str))
             .map_err(script_failure)
-    });
+    }
 }
 
 fn not_held(what: &str, item: &str) -> Box<EvalAltResult> {

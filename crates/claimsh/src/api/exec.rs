@@ -7,49 +7,16 @@
 //! What a program leaves running in its group after it exits is killed too (it would otherwise
 //! hold the output pipes open and outlive its item).
 
-use super::{FnDoc, R, script_error, terminated};
+use super::{R, script_error, terminated, worker};
 use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map, NativeCallContext};
 use rustix::process::{Pid, Signal, kill_process_group};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
-
-pub const DOCS: &[FnDoc] = &[
-    FnDoc {
-        signature: "exec(argv: Array) -> Map",
-        about: "Run a program (no shell) in the script's folder, wait, return #{status, stdout, \
-                stderr} (text: bytes that are not UTF-8 become U+FFFD, so let a program with \
-                binary output write it to a file). Output lines also go to the item's log. A \
-                non-zero exit is a script error naming the program, its status or signal and its \
-                last stderr lines; a missing program says \"not found: NAME\" and the PATH \
-                searched. A program killed by a signal has status 128 + its number.",
-    },
-    FnDoc {
-        signature: "exec(argv: Array, options: Map) -> Map",
-        about: "The same with #{cwd, env: #{NAME: value}, stdin: String, timeout: seconds, \
-                check: false (return a non-zero exit instead of raising), echo: true (print the \
-                output on claimsh's own stdout/stderr, one block per call)}.",
-    },
-    FnDoc {
-        signature: "sh(command: String) -> Map",
-        about: "exec([\"sh\", \"-c\", command]): a shell command line, with globs, pipes and \
-                quoting the shell's way (mind file names with spaces).",
-    },
-    FnDoc {
-        signature: "sh(command: String, options: Map) -> Map",
-        about: "sh with exec's options.",
-    },
-    FnDoc {
-        signature: "fill(template: String, path: String) -> String",
-        about: "Replace {} (the path), {stem}, {name} and {dir} (also GNU parallel's {.} {/} {//} \
-                {/.}) in a template, as `claimsh each` does: fill(\"out/{stem}.csv\", \
-                \"in/a.tif\") == \"out/a.csv\".",
-    },
-];
 
 /// Between SIGTERM to a program's group and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -60,22 +27,71 @@ const QUOTED_LINES: usize = 5;
 /// How often a waiting `exec` looks at Ctrl-C and the deadlines.
 const TICK: Duration = Duration::from_millis(20);
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let w = worker.clone();
-    engine.register_fn("exec", move |argv: Array| exec(&w, argv, &Map::new()));
-    let w = worker.clone();
-    engine.register_fn("exec", move |argv: Array, options: Map| {
-        exec(&w, argv, &options)
-    });
-    let w = worker.clone();
-    engine.register_fn("sh", move |command: &str| {
-        exec(&w, shell(command), &Map::new())
-    });
-    let w = worker.clone();
-    engine.register_fn("sh", move |command: &str, options: Map| {
-        exec(&w, shell(command), &options)
-    });
-    engine.register_fn("fill", |template: &str, path: &str| fill(template, path));
+/// Running programs per item.
+#[export_module]
+pub mod program_functions {
+    use super::*;
+
+    /// Run a program (no shell) in the script's folder, wait, and return
+    /// `#{status, stdout, stderr}` (text: bytes that are not UTF-8 become U+FFFD, so let a
+    /// program with binary output write it to a file). Output lines also go to the item's log. A
+    /// non-zero exit is a script error naming the program, its status or signal and its last
+    /// stderr lines; a missing program says "not found: NAME" and the PATH searched. A program
+    /// killed by a signal has status 128 + its number.
+    ///
+    /// ```rhai
+    /// let r = exec(["python3", "measure.py", "images/a.tif"]);
+    /// log(r.stdout);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn exec(ctx: NativeCallContext, argv: Array) -> R<Map> {
+        super::exec(&*worker(&ctx)?, argv, &Map::new())
+    }
+
+    /// The same with options `#{cwd, env: #{NAME: value}, stdin: String, timeout: seconds,
+    /// check: false (return a non-zero exit instead of raising), echo: true (print the output on
+    /// claimsh's own stdout/stderr, one block per call)}`.
+    ///
+    /// ```rhai
+    /// let r = exec(["grep", "-c", "ACGT"], #{stdin: "ACGT\nTTTT\n", check: false, timeout: 60});
+    /// if r.status != 0 { warn(r.stderr); }
+    /// ```
+    #[rhai_fn(name = "exec", return_raw)]
+    pub fn exec_with(ctx: NativeCallContext, argv: Array, options: Map) -> R<Map> {
+        super::exec(&*worker(&ctx)?, argv, &options)
+    }
+
+    /// `exec(["sh", "-c", command])`: a shell command line, with globs, pipes and quoting the
+    /// shell's way (mind file names with spaces).
+    ///
+    /// ```rhai
+    /// sh("gzip -dc reads.fa.gz | head -n 2");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn sh(ctx: NativeCallContext, command: &str) -> R<Map> {
+        super::exec(&*worker(&ctx)?, shell(command), &Map::new())
+    }
+
+    /// `sh` with `exec`'s options.
+    ///
+    /// ```rhai
+    /// let r = sh("ls images | wc -l", #{check: false});
+    /// ```
+    #[rhai_fn(name = "sh", return_raw)]
+    pub fn sh_with(ctx: NativeCallContext, command: &str, options: Map) -> R<Map> {
+        super::exec(&*worker(&ctx)?, shell(command), &options)
+    }
+
+    /// Replace `{}` (the path), `{stem}`, `{name}` and `{dir}` (also GNU parallel's `{.}` `{/}`
+    /// `{//}` `{/.}`) in a template, as `claimsh each` does.
+    ///
+    /// ```rhai
+    /// fill("out/{stem}.csv", "in/a.tif")   // "out/a.csv"
+    /// ```
+    #[rhai_fn(name = "fill")]
+    pub fn fill_template(template: &str, path: &str) -> String {
+        fill(template, path)
+    }
 }
 
 fn shell(command: &str) -> Array {

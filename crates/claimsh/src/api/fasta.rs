@@ -2,26 +2,29 @@
 //! joined), enough for the files bioinformatic tools write; anything else is an error naming the
 //! file and line.
 
-use super::{FnDoc, R, script_error};
-use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, Map};
+use super::{R, script_error, worker};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map, NativeCallContext};
 use std::path::Path;
-use std::sync::Arc;
 
-pub const DOCS: &[FnDoc] = &[FnDoc {
-    signature: "read_fasta(path: String) -> Array",
-    about: "Read a FASTA file into maps #{id, description, seq}, in file order (sequence lines \
-            joined, whitespace dropped, letters kept as written).",
-}];
+/// Reading sequence files.
+#[export_module]
+pub mod sequence_functions {
+    use super::*;
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let w = worker.clone();
-    engine.register_fn("read_fasta", move |path: &str| -> R<Array> {
-        let path = w.resolve(path);
+    /// Read a FASTA file into maps `#{id, description, seq}`, in file order (sequence lines
+    /// joined, whitespace dropped, letters kept as written).
+    ///
+    /// ```rhai
+    /// for r in read_fasta("reads.fa") { log(`${r.id}: ${r.seq.len()} bases`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_fasta(ctx: NativeCallContext, path: &str) -> R<Array> {
+        let path = worker(&ctx)?.resolve(path);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| script_error(format!("read_fasta {}: {e}", path.display())))?;
         parse(&path, &text).map_err(script_error)
-    });
+    }
 }
 
 /// The records of a FASTA text; errors say `file:line: what`.

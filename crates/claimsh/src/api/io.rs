@@ -1,98 +1,118 @@
 //! Output: `write_text`, `read_text`, `write_csv`, `read_csv`, `concat_csv`. Every write is atomic
 //! (temporary file + rename), so no reader, on any node, ever sees a torn file.
 
-use super::{FnDoc, R, script_error, script_failure};
+use super::{R, script_error, script_failure, worker};
 use crate::worker::Worker;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map, NativeCallContext};
 use std::path::Path;
-use std::sync::Arc;
 
-pub const DOCS: &[FnDoc] = &[
-    FnDoc {
-        signature: "write_text(path: String, text: String)",
-        about: "Write a text file atomically (creates parent folders).",
-    },
-    FnDoc {
-        signature: "read_text(path: String) -> String",
-        about: "Read a text file.",
-    },
-    FnDoc {
-        signature: "write_csv(rows: Array, path: String)",
-        about: "Write object maps as CSV, atomically; floats in shortest round-trip form. Columns: \
-                other keys alphabetically, then measure()'s keys in regionprops order (label, \
-                area, centroid_row, ...).",
-    },
-    FnDoc {
-        signature: "write_csv(rows: Array, path: String, columns: Array)",
-        about: "The same with exactly these columns, in this order (every row must have them).",
-    },
-    FnDoc {
-        signature: "read_csv(path: String) -> Array",
-        about: "Read a CSV file into object maps (numbers become numbers).",
-    },
-    FnDoc {
-        signature: "concat_csv(paths: Array, out: String)",
-        about: "Concatenate CSV files with the same header into one, atomically.",
-    },
-];
+/// Reading and writing files, atomically.
+#[export_module]
+pub mod io_functions {
+    use super::*;
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let w = worker.clone();
-    engine.register_fn("write_text", move |path: &str, text: &str| -> R<()> {
-        write_atomic(&w.resolve(path), text.as_bytes())
-    });
-    let w = worker.clone();
-    engine.register_fn("read_text", move |path: &str| -> R<String> {
-        let path = w.resolve(path);
+    /// Write a text file atomically (creating its parent folders).
+    ///
+    /// ```rhai
+    /// write_text("out/note.txt", `made on ${host()}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn write_text(ctx: NativeCallContext, path: &str, text: &str) -> R<()> {
+        write_atomic(&worker(&ctx)?.resolve(path), text.as_bytes())
+    }
+
+    /// Read a text file.
+    ///
+    /// ```rhai
+    /// let lines = read_text("list.txt").split("\n");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_text(ctx: NativeCallContext, path: &str) -> R<String> {
+        let path = worker(&ctx)?.resolve(path);
         std::fs::read_to_string(&path)
             .map_err(|e| script_error(format!("read {}: {e}", path.display())))
-    });
-    let w = worker.clone();
-    engine.register_fn("write_csv", move |rows: Array, path: &str| -> R<()> {
+    }
+
+    /// Write object maps as CSV, atomically; floats in shortest round-trip form. Columns: the
+    /// other keys alphabetically, then `measure()`'s keys in regionprops order (`label`, `area`,
+    /// `centroid_row`, ...).
+    ///
+    /// ```rhai
+    /// write_csv([#{file: "a.tif", count: 3}, #{file: "b.tif", count: 5}], "out/counts.csv");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn write_csv(ctx: NativeCallContext, rows: Array, path: &str) -> R<()> {
         let bytes = csv_bytes(&rows, None)?;
-        write_atomic(&w.resolve(path), &bytes)
-    });
-    let w = worker.clone();
-    engine.register_fn(
-        "write_csv",
-        move |rows: Array, path: &str, columns: Array| -> R<()> {
-            let columns = columns.iter().map(|c| c.to_string()).collect();
-            let bytes = csv_bytes(&rows, Some(columns))?;
-            write_atomic(&w.resolve(path), &bytes)
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn("read_csv", move |path: &str| -> R<Array> {
-        read_csv(&w.resolve(path))
-    });
-    let w = worker.clone();
-    engine.register_fn("concat_csv", move |paths: Array, out: &str| -> R<()> {
-        let mut header: Option<String> = None;
-        let mut body = String::new();
-        for p in &paths {
-            let path = w.resolve(&p.to_string());
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| script_error(format!("concat_csv: read {}: {e}", path.display())))?;
-            let mut lines = text.lines();
-            let head = lines.next().unwrap_or_default().to_string();
-            match &header {
-                None => header = Some(head),
-                Some(h) if *h != head => {
-                    return Err(script_error(format!(
-                        "concat_csv: {} has header {head:?}, expected {h:?}",
-                        path.display()
-                    )));
-                }
-                _ => {}
+        write_atomic(&worker(&ctx)?.resolve(path), &bytes)
+    }
+
+    /// The same with exactly these columns, in this order (every row must have them).
+    ///
+    /// ```rhai
+    /// let rows = [#{file: "a.tif", count: 3, note: "x"}];
+    /// write_csv(rows, "out/counts.csv", ["file", "count"]);
+    /// ```
+    #[rhai_fn(name = "write_csv", return_raw)]
+    pub fn write_csv_columns(
+        ctx: NativeCallContext,
+        rows: Array,
+        path: &str,
+        columns: Array,
+    ) -> R<()> {
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        let bytes = csv_bytes(&rows, Some(columns))?;
+        write_atomic(&worker(&ctx)?.resolve(path), &bytes)
+    }
+
+    /// Read a CSV file into object maps (numbers become numbers).
+    ///
+    /// ```rhai
+    /// for row in read_csv("out/counts.csv") { log(`${row.file}: ${row.count}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_csv(ctx: NativeCallContext, path: &str) -> R<Array> {
+        super::read_csv(&worker(&ctx)?.resolve(path))
+    }
+
+    /// Concatenate CSV files with the same header into one, atomically.
+    ///
+    /// ```rhai
+    /// concat_csv(glob("out/*.csv"), "all.csv");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn concat_csv(ctx: NativeCallContext, paths: Array, out: &str) -> R<()> {
+        super::concat_csv(&*worker(&ctx)?, &paths, out)
+    }
+}
+
+/// `concat_csv`: the files' lines under their common header, written atomically to `out`.
+fn concat_csv(w: &Worker, paths: &Array, out: &str) -> R<()> {
+    let mut header: Option<String> = None;
+    let mut body = String::new();
+    for p in paths {
+        let path = w.resolve(&p.to_string());
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| script_error(format!("concat_csv: read {}: {e}", path.display())))?;
+        let mut lines = text.lines();
+        let head = lines.next().unwrap_or_default().to_string();
+        match &header {
+            None => header = Some(head),
+            Some(h) if *h != head => {
+                return Err(script_error(format!(
+                    "concat_csv: {} has header {head:?}, expected {h:?}",
+                    path.display()
+                )));
             }
-            for line in lines {
-                body.push_str(line);
-                body.push('\n');
-            }
+            _ => {}
         }
-        let text = format!("{}\n{body}", header.unwrap_or_default());
-        write_atomic(&w.resolve(out), text.as_bytes())
-    });
+        for line in lines {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let text = format!("{}\n{body}", header.unwrap_or_default());
+    write_atomic(&w.resolve(out), text.as_bytes())
 }
 
 /// Write `bytes` to `path` atomically, creating parent folders.

@@ -28,24 +28,27 @@
 //!
 //! Unit `()`, function pointers, blobs, timestamps and other native types have no key (an error).
 
-use super::{FnDoc, R, script_error};
-use rhai::{Array, Dynamic, Engine, Map};
+use super::{R, script_error};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map};
 use std::fmt::Write as _;
 
-pub const DOCS: &[FnDoc] = &[FnDoc {
-    signature: "item_key(item: any) -> String",
-    about: "The canonical text of an item (a string itself; maps as sorted key=value pairs; numbers, bools, arrays): the key it is claimed under.",
-}];
+/// The key an item is claimed under.
+#[export_module]
+pub mod item_key_functions {
+    use super::*;
 
-/// `item_key(item)`: the key `item` is claimed under — also a readable, stable file name part.
-///
-/// ```rhai
-/// item_key(#{growth: 0.1, capacity: 50})   // "capacity=50,growth=0.1"
-/// ```
-pub fn register(engine: &mut Engine) {
-    engine.register_fn("item_key", |item: Dynamic| -> R<String> {
+    /// The canonical text of an item, the key it is claimed under (also a readable, stable file
+    /// name part): a string is itself; maps are sorted `key=value` pairs; numbers, bools and
+    /// arrays have a stable form.
+    ///
+    /// ```rhai
+    /// item_key(#{growth: 0.1, capacity: 50})   // "capacity=50,growth=0.1"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn item_key(item: Dynamic) -> R<String> {
         canonical_key(&item).map_err(|e| script_error(format!("item_key: {e}")))
-    });
+    }
 }
 
 /// The canonical key of `item` (see the module docs for the form), or why it cannot be an item.

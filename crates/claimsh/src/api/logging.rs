@@ -1,88 +1,121 @@
 //! Identity, logging and waiting: `host`, `worker_id`, `workers`, `log`/`info`/`warn`/`error`,
 //! `sleep`, `wait_for`. Rhai's `print` and `debug` are routed to the log by the runner.
 
-use super::FnDoc;
+use super::{R, worker};
 use crate::worker::Worker;
-use rhai::Engine;
+use rhai::plugin::*;
+use rhai::{Engine, INT, NativeCallContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const DOCS: &[FnDoc] = &[
-    FnDoc {
-        signature: "host() -> String",
-        about: "This node's host name (CLAIMSH_HOST overrides).",
-    },
-    FnDoc {
-        signature: "worker_id() -> int",
-        about: "This worker's number within the process, from 0.",
-    },
-    FnDoc {
-        signature: "workers() -> int",
-        about: "Number of workers in this process (--jobs).",
-    },
-    FnDoc {
-        signature: "log(msg: String)",
-        about: "Log at info level (tagged with host, worker and current item).",
-    },
-    FnDoc {
-        signature: "info(msg: String)",
-        about: "Log at info level.",
-    },
-    FnDoc {
-        signature: "warn(msg: String)",
-        about: "Log a warning (shown on the console).",
-    },
-    FnDoc {
-        signature: "error(msg: String)",
-        about: "Log an error (shown on the console).",
-    },
-    FnDoc {
-        signature: "sleep(seconds: float)",
-        about: "Pause this worker (ends the script run on Ctrl-C or --item-timeout).",
-    },
-    FnDoc {
-        signature: "wait_for(path: String, timeout_seconds: float) -> bool",
-        about: "Wait until a file exists; false on timeout.",
-    },
-];
+/// Identity, logging and waiting.
+#[export_module]
+pub mod logging_functions {
+    use super::*;
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let host = worker.process.host.clone();
-    engine.register_fn("host", move || host.clone());
-    let id = worker.id as i64;
-    engine.register_fn("worker_id", move || id);
-    let n = worker.process.workers as i64;
-    engine.register_fn("workers", move || n);
-    for (name, level) in [("log", 1), ("info", 1), ("warn", 2), ("error", 3)] {
-        let w = worker.clone();
-        engine.register_fn(name, move |msg: &str| emit(&w, level, msg));
+    /// This node's host name (`CLAIMSH_HOST` overrides it).
+    ///
+    /// ```rhai
+    /// write_text(`out/${host()}.txt`, "here");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn host(ctx: NativeCallContext) -> R<String> {
+        Ok(worker(&ctx)?.process.host.clone())
     }
+
+    /// This worker's number within the process, from 0.
+    #[rhai_fn(return_raw)]
+    pub fn worker_id(ctx: NativeCallContext) -> R<INT> {
+        Ok(worker(&ctx)?.id as INT)
+    }
+
+    /// The number of workers in this process (`--jobs`).
+    #[rhai_fn(return_raw)]
+    pub fn workers(ctx: NativeCallContext) -> R<INT> {
+        Ok(worker(&ctx)?.process.workers as INT)
+    }
+
+    /// Log at info level, tagged with host, worker and current item.
+    ///
+    /// ```rhai
+    /// log(`worker ${worker_id()} of ${workers()} on ${host()}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn log(ctx: NativeCallContext, msg: &str) -> R<()> {
+        emit(&*worker(&ctx)?, 1, msg);
+        Ok(())
+    }
+
+    /// Log at info level (the same as `log`).
+    #[rhai_fn(return_raw)]
+    pub fn info(ctx: NativeCallContext, msg: &str) -> R<()> {
+        emit(&*worker(&ctx)?, 1, msg);
+        Ok(())
+    }
+
+    /// Log a warning (also shown on the console).
+    #[rhai_fn(return_raw)]
+    pub fn warn(ctx: NativeCallContext, msg: &str) -> R<()> {
+        emit(&*worker(&ctx)?, 2, msg);
+        Ok(())
+    }
+
+    /// Log an error (also shown on the console).
+    #[rhai_fn(return_raw)]
+    pub fn error(ctx: NativeCallContext, msg: &str) -> R<()> {
+        emit(&*worker(&ctx)?, 3, msg);
+        Ok(())
+    }
+
+    /// Pause this worker for `seconds` (the script run ends at once on Ctrl-C or
+    /// `--item-timeout`).
+    ///
+    /// ```rhai
+    /// sleep(0.5);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn sleep(ctx: NativeCallContext, seconds: f64) -> R<()> {
+        super::sleep(&*worker(&ctx)?, seconds)
+    }
+
+    /// Pause this worker for a whole number of seconds.
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_int(ctx: NativeCallContext, seconds: INT) -> R<()> {
+        super::sleep(&*worker(&ctx)?, seconds as f64)
+    }
+
+    /// Wait until a file exists; false when `timeout_seconds` pass first.
+    ///
+    /// ```rhai
+    /// if !wait_for("ready.flag", 60.0) { throw "nobody made ready.flag"; }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn wait_for(ctx: NativeCallContext, path: &str, timeout_seconds: f64) -> R<bool> {
+        let w = worker(&ctx)?;
+        let path = w.resolve(path);
+        let until = Instant::now() + Duration::from_secs_f64(timeout_seconds.max(0.0));
+        loop {
+            if path.exists() {
+                return Ok(true);
+            }
+            if Instant::now() >= until || w.stopping() {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Send Rhai's `print` (info) and `debug` (debug, with the position) to `worker`'s log.
+pub fn route_print_and_debug(engine: &mut Engine, worker: &Arc<Worker>) {
     let w = worker.clone();
     engine.on_print(move |msg| emit(&w, 1, msg));
     let w = worker.clone();
     engine.on_debug(move |msg, _, pos| emit(&w, 0, &format!("{pos:?}: {msg}")));
-    let w = worker.clone();
-    engine.register_fn("sleep", move |seconds: f64| sleep(&w, seconds));
-    let w = worker.clone();
-    engine.register_fn("sleep", move |seconds: i64| sleep(&w, seconds as f64));
-    let w = worker.clone();
-    engine.register_fn("wait_for", move |path: &str, timeout: f64| {
-        let path = w.resolve(path);
-        let until = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
-        loop {
-            if path.exists() {
-                return true;
-            }
-            if Instant::now() >= until || w.stopping() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
 }
 
 /// Sleep, but end the script run at once on Ctrl-C or when the item runs out of time.
-fn sleep(w: &Worker, seconds: f64) -> super::R<()> {
+fn sleep(w: &Worker, seconds: f64) -> R<()> {
     let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
     loop {
         if let Some(why) = w.interruption() {

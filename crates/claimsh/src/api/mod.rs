@@ -1,44 +1,59 @@
-//! The script API: one module per domain, each with `register` and a `DOCS` table that
-//! `claimsh api` prints (a test checks the table against the engine's registered functions, so the
-//! reference cannot drift from the code).
-
-pub mod claims;
-pub mod exec;
-pub mod fasta;
-pub mod images;
-pub mod io;
-pub mod item_key;
-pub mod logging;
-pub mod numeric;
-pub mod parallel;
-pub mod paths;
+//! The script API, built the way Rhai builds its own standard library: one `#[export_module]`
+//! per domain (one file each), combined by `def_package!` into [`ClaimshPackage`], which is built
+//! once per process and shared by every worker's engine. Each function's `///` doc comment is its
+//! reference: `claimsh api` prints the engine's metadata ([`reference`]), and a test runs every
+//! ```` ```rhai ```` example in those comments through `claimsh check` (`docs_tests.rs`).
+//!
+//! Functions that act for a worker (claims, paths relative to the script, logging) take the
+//! call's `NativeCallContext` and find their worker in the engine's default tag ([`worker`]).
+//!
+//! Adding a domain is one file with an `#[export_module]` and one line in [`domains!`] below.
 
 use crate::worker::Worker;
-use rhai::{Engine, EvalAltResult, Position};
-use std::sync::Arc;
+use rhai::packages::Package;
+use rhai::plugin::*;
+use rhai::{DynamicReadLock, Engine, EvalAltResult, Position};
+use std::sync::{Arc, OnceLock};
 
-/// One script function's reference entry.
-pub struct FnDoc {
-    /// Signature as a script sees it.
-    pub signature: &'static str,
-    /// One line.
-    pub about: &'static str,
+pub mod reference;
+
+#[cfg(test)]
+mod docs_tests;
+
+/// Declares the domain files and lists their exported modules, in the order `claimsh api` prints
+/// them: `file "heading" => file::exported_module,`.
+macro_rules! domains {
+    ($($file:ident $heading:literal => $($module:ident)::+,)+) => {
+        $(pub mod $file;)+
+
+        /// Every domain of the script API, in the order `claimsh api` prints them: its heading and
+        /// its functions as a Rhai module (with their doc comments).
+        pub fn domains() -> Vec<(&'static str, rhai::Module)> {
+            vec![$(($heading, exported_module!($($module)::+))),+]
+        }
+
+        rhai::def_package! {
+            /// Every claimsh script function, in one module built once and shared by every engine.
+            pub ClaimshPackage(lib) {
+                $(combine_with_exported_module!(lib, $heading, $($module)::+);)+
+                // A plugin module cannot carry an iterator; `for f in claimed(items)` needs one.
+                lib.set_iterable::<claims::ClaimedItems>();
+            }
+        }
+    };
 }
 
-/// Every module's table.
-pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
-    vec![
-        ("claims", claims::DOCS),
-        ("paths", paths::DOCS),
-        ("io", io::DOCS),
-        ("logging", logging::DOCS),
-        ("parallel", parallel::DOCS),
-        ("programs", exec::DOCS),
-        ("sequences", fasta::DOCS),
-        ("numeric", numeric::DOCS),
-        ("item keys", item_key::DOCS),
-        ("images", images::DOCS),
-    ]
+domains! {
+    claims "claims" => claims::claim_functions,
+    paths "paths" => paths::path_functions,
+    io "io" => io::io_functions,
+    logging "logging" => logging::logging_functions,
+    parallel "parallel" => parallel::parallel_functions,
+    exec "programs" => exec::program_functions,
+    fasta "sequences" => fasta::sequence_functions,
+    numeric "numeric" => numeric::numeric_functions,
+    item_key "item keys" => item_key::item_key_functions,
+    images "images" => images::image_functions,
 }
 
 /// What a script function returns: its value, or a script error.
@@ -82,16 +97,12 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
             None
         }
     });
-    claims::register(&mut engine, &worker);
-    paths::register(&mut engine, &worker);
-    io::register(&mut engine, &worker);
-    logging::register(&mut engine, &worker);
-    parallel::register(&mut engine, &worker);
-    numeric::register(&mut engine);
-    item_key::register(&mut engine);
-    images::register(&mut engine, &worker);
-    exec::register(&mut engine, &worker);
-    fasta::register(&mut engine, &worker);
+    static PACKAGE: OnceLock<ClaimshPackage> = OnceLock::new();
+    PACKAGE
+        .get_or_init(ClaimshPackage::new)
+        .register_into_engine(&mut engine);
+    logging::route_print_and_debug(&mut engine, &worker);
+    engine.set_default_tag(Dynamic::from(worker));
     engine
 }
 
@@ -102,6 +113,20 @@ pub fn terminated(why: impl Into<String>) -> Box<EvalAltResult> {
         rhai::Dynamic::from(why.into()),
         Position::NONE,
     ))
+}
+
+/// The worker a script function acts for: the engine's default tag, which [`engine`] sets.
+/// Read in place (a type check, no reference count touched): `claim()` and `done()` run once
+/// per item in hot loops, and `par_map` elements on every core call functions that use it.
+pub fn worker<'a>(ctx: &'a NativeCallContext) -> R<DynamicReadLock<'a, Arc<Worker>>> {
+    ctx.tag()
+        .and_then(|tag| tag.read_lock::<Arc<Worker>>())
+        .ok_or_else(|| {
+            script_error(format!(
+                "{}: this engine has no claimsh worker (make it with api::engine)",
+                ctx.fn_name()
+            ))
+        })
 }
 
 /// Format an error with the script position: `analyze.rhai:14:9: message`.
@@ -120,87 +145,5 @@ pub fn describe(script: &str, err: &EvalAltResult) -> String {
         (Some(line), Some(col)) => format!("{script}:{line}:{col}: {text}"),
         (Some(line), None) => format!("{script}:{line}: {text}"),
         _ => format!("{script}: {text}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::worker::{Process, Worker};
-
-    fn worker(dir: &std::path::Path) -> Arc<Worker> {
-        let ledger = claim_core::Ledger::open(dir, claim_core::LedgerOptions::default()).unwrap();
-        let once_ledger = ledger.clone();
-        let process = Process {
-            ledger,
-            once_ledger,
-            script_dir: dir.to_path_buf(),
-            script_name: "t.rhai".into(),
-            host: "h".into(),
-            workers: 1,
-            stop: Default::default(),
-            failed_items: Default::default(),
-            failures_in_a_row: Default::default(),
-            max_failures: None,
-            ast: Arc::new(rhai::AST::empty()),
-            pool: claim_pool::Pool::new(1),
-            par_progress: Default::default(),
-            item_timeout: None,
-            outcome: Default::default(),
-        };
-        Arc::new(Worker::new(Arc::new(process), 0))
-    }
-
-    /// `claimsh api` prints the `DOCS` tables; every function the engine registers must appear
-    /// there, so the reference cannot drift from the code.
-    #[test]
-    fn every_registered_function_is_documented() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = engine(worker(dir.path()), None);
-        let documented: String = docs()
-            .iter()
-            .flat_map(|(_, d)| d.iter().map(|f| f.signature))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let mut missing = Vec::new();
-        for signature in engine.gen_fn_signatures(false) {
-            let name = signature.split('(').next().unwrap_or("").trim();
-            let name = name.strip_prefix("get$").unwrap_or(name);
-            let used = documented.contains(&format!("{name}("))
-                || documented.contains(&format!(".{name}"));
-            if !used && !missing.contains(&name.to_string()) {
-                missing.push(name.to_string());
-            }
-        }
-        assert!(
-            missing.is_empty(),
-            "undocumented script functions: {missing:?}"
-        );
-    }
-
-    /// The reference quotes the watershed defaults; they must be the ones the code uses.
-    #[test]
-    fn the_watershed_reference_quotes_the_real_defaults() {
-        let about: String = images::DOCS
-            .iter()
-            .filter(|f| f.signature.starts_with("watershed"))
-            .map(|f| f.about)
-            .collect::<Vec<_>>()
-            .join("\n");
-        let shape = claim_image::WatershedOptions::default();
-        let intensity = claim_image::WatershedOptions::by_intensity();
-        for quoted in [
-            format!(
-                "sigma {}, min_distance {}, h {} px",
-                shape.sigma, shape.min_distance, shape.h
-            ),
-            format!("default {} =", intensity.h),
-            format!(
-                "sigma {}, min_distance {}",
-                intensity.sigma, intensity.min_distance
-            ),
-        ] {
-            assert!(about.contains(&quoted), "{quoted:?} not in {about:?}");
-        }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 fn engine() -> Engine {
     let mut engine = Engine::new();
-    register(&mut engine);
+    engine.register_global_module(exported_module!(numeric_functions).into());
     engine
 }
 

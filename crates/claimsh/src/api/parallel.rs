@@ -16,30 +16,11 @@
 //! a mutating method such as `push` on it, is an error naming the constant) — return values
 //! instead. Copying costs once per thread and map, in proportion to what the closure captures.
 
-use super::{FnDoc, R, script_error};
+use super::{R, script_error, worker};
 use crate::worker::Worker;
+use rhai::plugin::*;
 use rhai::{AST, Array, Dynamic, Engine, FnPtr, INT, NativeCallContext};
 use std::ops::{Range, RangeInclusive};
-use std::sync::Arc;
-
-pub const DOCS: &[FnDoc] = &[
-    FnDoc {
-        signature: "par_map(items: Array | Range, f: Fn) -> Array",
-        about: "Apply f to every element (or every int of a range such as 0..n) on all cores; results in input order. Captured variables are read-only copies per thread.",
-    },
-    FnDoc {
-        signature: "par_map_unordered(items: Array, f: Fn) -> Array",
-        about: "Like par_map, for when the order of the results does not matter (no order is promised).",
-    },
-    FnDoc {
-        signature: "par_for(items: Array, f: Fn)",
-        about: "Run f on every element on all cores.",
-    },
-    FnDoc {
-        signature: "par_filter(items: Array, f: Fn) -> Array",
-        about: "Elements for which f returns true, in input order.",
-    },
-];
 
 /// What one pool thread calls the closure through during one map: the closure with private,
 /// read-only copies of its captured values, and the script's functions.
@@ -117,53 +98,76 @@ fn range_items(range: impl Iterator<Item = INT>) -> Array {
     range.map(Dynamic::from_int).collect()
 }
 
-pub fn register(engine: &mut Engine, worker: &Arc<Worker>) {
-    let w = worker.clone();
-    engine.register_fn(
-        "par_map",
-        move |ctx: NativeCallContext, items: Array, f: FnPtr| -> R<Array> {
-            run(&w, &ctx, &items, &f, "par_map")
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "par_map",
-        move |ctx: NativeCallContext, items: Range<INT>, f: FnPtr| -> R<Array> {
-            run(&w, &ctx, &range_items(items), &f, "par_map")
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "par_map",
-        move |ctx: NativeCallContext, items: RangeInclusive<INT>, f: FnPtr| -> R<Array> {
-            run(&w, &ctx, &range_items(items), &f, "par_map")
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "par_map_unordered",
-        move |ctx: NativeCallContext, items: Array, f: FnPtr| -> R<Array> {
-            run(&w, &ctx, &items, &f, "par_map_unordered")
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "par_for",
-        move |ctx: NativeCallContext, items: Array, f: FnPtr| -> R<()> {
-            run(&w, &ctx, &items, &f, "par_for").map(|_| ())
-        },
-    );
-    let w = worker.clone();
-    engine.register_fn(
-        "par_filter",
-        move |ctx: NativeCallContext, items: Array, f: FnPtr| -> R<Array> {
-            let keep = run(&w, &ctx, &items, &f, "par_filter")?;
-            Ok(items
-                .into_iter()
-                .zip(keep)
-                .filter(|(_, k)| k.as_bool().unwrap_or(false))
-                .map(|(x, _)| x)
-                .collect())
-        },
-    );
+/// Parallel maps on the process's thread pool.
+#[export_module]
+pub mod parallel_functions {
+    use super::*;
+
+    /// Apply `f` to every element on all cores; the results in input order. Captured variables
+    /// are read-only copies per thread (return values instead of assigning to them).
+    ///
+    /// ```rhai
+    /// let sizes = par_map(glob("images/*.tif"), |f| load_image(f).width);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn par_map(ctx: NativeCallContext, items: Array, f: FnPtr) -> R<Array> {
+        run(&*worker(&ctx)?, &ctx, &items, &f, "par_map")
+    }
+
+    /// `par_map` over the ints of a range.
+    ///
+    /// ```rhai
+    /// let squares = par_map(0..100, |i| i * i);
+    /// ```
+    #[rhai_fn(name = "par_map", return_raw)]
+    pub fn par_map_range(ctx: NativeCallContext, items: Range<INT>, f: FnPtr) -> R<Array> {
+        run(&*worker(&ctx)?, &ctx, &range_items(items), &f, "par_map")
+    }
+
+    /// `par_map` over the ints of an inclusive range.
+    ///
+    /// ```rhai
+    /// let squares = par_map(1..=100, |i| i * i);
+    /// ```
+    #[rhai_fn(name = "par_map", return_raw)]
+    pub fn par_map_inclusive(
+        ctx: NativeCallContext,
+        items: RangeInclusive<INT>,
+        f: FnPtr,
+    ) -> R<Array> {
+        run(&*worker(&ctx)?, &ctx, &range_items(items), &f, "par_map")
+    }
+
+    /// Like `par_map`, for when the order of the results does not matter (no order is
+    /// promised).
+    #[rhai_fn(return_raw)]
+    pub fn par_map_unordered(ctx: NativeCallContext, items: Array, f: FnPtr) -> R<Array> {
+        run(&*worker(&ctx)?, &ctx, &items, &f, "par_map_unordered")
+    }
+
+    /// Run `f` on every element on all cores.
+    ///
+    /// ```rhai
+    /// par_for(glob("images/*.tif"), |f| save_image(load_image(f).gaussian(2.0), `out/${stem(f)}.tif`));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn par_for(ctx: NativeCallContext, items: Array, f: FnPtr) -> R<()> {
+        run(&*worker(&ctx)?, &ctx, &items, &f, "par_for").map(|_| ())
+    }
+
+    /// The elements for which `f` returns true, in input order.
+    ///
+    /// ```rhai
+    /// let big = par_filter(glob("images/*.tif"), |f| load_image(f).width > 512);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn par_filter(ctx: NativeCallContext, items: Array, f: FnPtr) -> R<Array> {
+        let keep = run(&*worker(&ctx)?, &ctx, &items, &f, "par_filter")?;
+        Ok(items
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| k.as_bool().unwrap_or(false))
+            .map(|(x, _)| x)
+            .collect())
+    }
 }
