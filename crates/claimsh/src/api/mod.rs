@@ -2,6 +2,7 @@
 //! `claimsh api` prints (a test checks the table against the engine's registered functions, so the
 //! reference cannot drift from the code).
 
+pub mod channels;
 pub mod claims;
 pub mod exec;
 pub mod fasta;
@@ -38,6 +39,7 @@ pub fn docs() -> Vec<(&'static str, &'static [FnDoc])> {
         ("numeric", numeric::DOCS),
         ("item keys", item_key::DOCS),
         ("images", images::DOCS),
+        ("channels", channels::DOCS),
     ]
 }
 
@@ -88,6 +90,7 @@ pub fn engine(worker: Arc<Worker>, max_operations: Option<u64>) -> Engine {
     images::register(&mut engine, &worker);
     exec::register(&mut engine, &worker);
     fasta::register(&mut engine, &worker);
+    channels::register(&mut engine, &worker);
     engine
 }
 
