@@ -43,11 +43,13 @@ fn state() -> std::sync::MutexGuard<'static, Option<State>> {
 pub struct Run(());
 
 impl Run {
-    /// Remember the script, its `ARGS` and the host for `provenance(out)` calls.
-    pub fn begin(script: PathBuf, args: &[String], host: &str) -> Run {
+    /// Remember the script (`name` as given, in folder `dir`), its `ARGS` and the host for
+    /// `provenance(out)` calls.
+    pub fn begin(dir: &Path, name: &str, args: &[String], host: &str) -> Run {
+        let file = Path::new(name).file_name().unwrap_or_default();
         *state() = Some(State {
             facts: ProcessFacts {
-                script,
+                script: dir.join(file),
                 args: args.to_vec(),
                 host: host.to_string(),
                 started: now(),
