@@ -137,7 +137,10 @@ pub fn axes_of(path: &Path, description: Option<&str>, pages: usize) -> Result<A
     if axes.channels == 0 || axes.slices == 0 || pages < needed {
         return Err(file_error(
             path,
-            format!("axes {} need {needed} pages but the file has {pages}", axes.describe()),
+            format!(
+                "axes {} need {needed} pages but the file has {pages}",
+                axes.describe()
+            ),
         ));
     }
     Ok(axes)
@@ -154,7 +157,9 @@ fn ome_axes(xml: &str) -> std::result::Result<Axes, String> {
     let size = |name: &str| -> std::result::Result<usize, String> {
         match pixels.attribute(name) {
             None => Ok(1),
-            Some(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a count")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{name}={v:?} is not a count")),
         }
     };
     let order = pixels.attribute("DimensionOrder").unwrap_or("XYCZT");
@@ -191,7 +196,9 @@ fn ome_axes(xml: &str) -> std::result::Result<Axes, String> {
         .children()
         .find(|n| n.tag_name().name() == "TiffData")
         .and_then(|t| t.attribute("IFD"))
-        .map_or(Ok(0), |v| v.parse().map_err(|_| format!("TiffData IFD={v:?}")))?;
+        .map_or(Ok(0), |v| {
+            v.parse().map_err(|_| format!("TiffData IFD={v:?}"))
+        })?;
     Ok(Axes {
         channels: size_c,
         slices: size("SizeZ")?,
@@ -344,8 +351,7 @@ fn read_page<R: std::io::Read + std::io::Seek>(
     let at_page = |e: tiff::TiffError| file_error(path, format!("page {page}: {e}"));
     let (width, height) = decoder.dimensions().map_err(at_page)?;
     let colour = decoder.colortype().map_err(at_page)?;
-    let (bit_depth, data): (u8, Vec<f32>) = match (decoder.read_image().map_err(at_page)?, colour)
-    {
+    let (bit_depth, data): (u8, Vec<f32>) = match (decoder.read_image().map_err(at_page)?, colour) {
         (DecodingResult::U8(v), Gray(8)) => (8, v.into_iter().map(f32::from).collect()),
         (DecodingResult::U16(v), Gray(16)) => (16, v.into_iter().map(f32::from).collect()),
         (DecodingResult::F32(v), Gray(32)) => (32, v),

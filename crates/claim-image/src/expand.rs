@@ -125,7 +125,11 @@ impl Voronoi {
         if self.kept.is_empty() {
             return;
         }
-        let sites: Vec<(i64, i64)> = self.kept.iter().map(|&k| line[k].expect("a site")).collect();
+        let sites: Vec<(i64, i64)> = self
+            .kept
+            .iter()
+            .map(|&k| line[k].expect("a site"))
+            .collect();
         let squared = |site: (i64, i64), at: i64| {
             let (along, across) = axis.split(site);
             (along - at) * (along - at) + across

@@ -131,7 +131,9 @@ fn thumbnail(overlay: &Path) -> std::result::Result<String, String> {
     let small = img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8();
     let mut jpeg = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY);
-    small.write_with_encoder(encoder).map_err(|e| e.to_string())?;
+    small
+        .write_with_encoder(encoder)
+        .map_err(|e| e.to_string())?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(jpeg);
     Ok(format!("data:image/jpeg;base64,{encoded}"))
 }
@@ -186,7 +188,11 @@ fn card_html(card: &Card, index: usize, outlier: &Option<Outlier>) -> String {
             Value::Number(x) => (format!("{x}"), number_text(*x)),
             Value::Text(t) => (t.clone(), t.clone()),
         };
-        let kind = if matches!(value, Value::Number(_)) { "n" } else { "t" };
+        let kind = if matches!(value, Value::Number(_)) {
+            "n"
+        } else {
+            "t"
+        };
         let _ = write!(
             html,
             "<tr><th>{n}</th><td data-col=\"{n}\" data-kind=\"{kind}\" data-v=\"{}\">{}</td></tr>",
@@ -217,7 +223,12 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page_html(cards: &[Card], columns: &[String], outliers: &[Option<Outlier>], body: &str) -> String {
+fn page_html(
+    cards: &[Card],
+    columns: &[String],
+    outliers: &[Option<Outlier>],
+    body: &str,
+) -> String {
     let mut ranked: Vec<(usize, &Outlier)> = outliers
         .iter()
         .enumerate()
@@ -227,14 +238,28 @@ fn page_html(cards: &[Card], columns: &[String], outliers: &[Option<Outlier>], b
     let worst: Vec<String> = ranked
         .iter()
         .take(10)
-        .map(|(i, o)| format!("{} ({} z {:.1})", escape(&cards[*i].name), escape(&o.column), o.z))
+        .map(|(i, o)| {
+            format!(
+                "{} ({} z {:.1})",
+                escape(&cards[*i].name),
+                escape(&o.column),
+                o.z
+            )
+        })
         .collect();
     let summary = match ranked.len() {
         0 => "no outliers (robust z above 3.5 in any column)".to_string(),
-        n => format!("{n} outlier{}: {}", if n == 1 { "" } else { "s" }, worst.join(", ")),
+        n => format!(
+            "{n} outlier{}: {}",
+            if n == 1 { "" } else { "s" },
+            worst.join(", ")
+        ),
     };
     let mut buttons = String::new();
-    for column in columns.iter().chain(std::iter::once(&"outlier".to_string())) {
+    for column in columns
+        .iter()
+        .chain(std::iter::once(&"outlier".to_string()))
+    {
         let _ = write!(
             buttons,
             "<button data-sort=\"{c}\">{c}</button>",
@@ -330,7 +355,8 @@ mod tests {
     fn card(name: &str, count: f64) -> Card {
         let mut card = Card::new(name, "nowhere.png");
         card.columns.push(("count".into(), Value::Number(count)));
-        card.columns.push(("note".into(), Value::Text("<b>".into())));
+        card.columns
+            .push(("note".into(), Value::Text("<b>".into())));
         card
     }
 
@@ -346,7 +372,10 @@ mod tests {
         let html = std::fs::read_to_string(&path).unwrap();
         assert_eq!(html.matches("class=\"card outlier\"").count(), 1);
         assert!(html.contains("id=\"card-6\" data-index=\"6\""));
-        assert!(html.contains("1 outlier: img6 (count z"), "the summary names it");
+        assert!(
+            html.contains("1 outlier: img6 (count z"),
+            "the summary names it"
+        );
         assert!(!html.contains("<b>"), "text is escaped");
     }
 

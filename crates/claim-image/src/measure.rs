@@ -214,10 +214,13 @@ pub fn column_order<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> 
     let keys: Vec<&str> = keys.into_iter().collect();
     let per_channel = |k: &str| -> Option<(String, usize)> {
         let rest = k.strip_prefix("intensity_")?;
-        ChannelStats::STATS.iter().enumerate().find_map(|(i, stat)| {
-            let channel = rest.strip_prefix(stat)?.strip_prefix('_')?;
-            (!channel.is_empty()).then(|| (channel.to_string(), i))
-        })
+        ChannelStats::STATS
+            .iter()
+            .enumerate()
+            .find_map(|(i, stat)| {
+                let channel = rest.strip_prefix(stat)?.strip_prefix('_')?;
+                (!channel.is_empty()).then(|| (channel.to_string(), i))
+            })
     };
     let measured = |k: &str| RegionProps::COLUMNS.contains(&k);
     let mut others: Vec<String> = keys

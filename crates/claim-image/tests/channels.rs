@@ -45,8 +45,16 @@ fn expand_labels_equals_scikit_image_pixel_for_pixel_ties_included() {
         for distance in &distances {
             let want = labels(&format!("expand_{case}_{distance}.png"));
             let got = expand_labels(&input, distance.parse().unwrap());
-            let differ = got.data.iter().zip(&want.data).filter(|(a, b)| a != b).count();
-            assert_eq!(differ, 0, "{case} at distance {distance}: {differ} pixels differ");
+            let differ = got
+                .data
+                .iter()
+                .zip(&want.data)
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(
+                differ, 0,
+                "{case} at distance {distance}: {differ} pixels differ"
+            );
         }
     }
 }
@@ -65,7 +73,12 @@ fn the_ring_is_the_expansion_without_the_objects() {
 fn parse_csv(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
     let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let rows = lines
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
@@ -96,11 +109,19 @@ fn per_channel_measurements_equal_scikit_image_within_1e_6() {
         assert_eq!(keys, header, "columns: shape once, then each channel");
         for ((key, got), &want) in fields.iter().zip(row) {
             if (got - want).abs() > 1e-6 * want.abs().max(got.abs()) + 1e-12 {
-                bad.push(format!("label {} {key}: ours {got}, scikit-image {want}", row[0]));
+                bad.push(format!(
+                    "label {} {key}: ours {got}, scikit-image {want}",
+                    row[0]
+                ));
             }
         }
     }
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -141,11 +162,18 @@ fn assert_channels(file: &str, z: ZProjection, expected: &serde_json::Value) {
             .iter()
             .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
             .collect();
-        assert_eq!(image.data.len(), want.len(), "{file} {z:?} channel {c}: size");
+        assert_eq!(
+            image.data.len(),
+            want.len(),
+            "{file} {z:?} channel {c}: size"
+        );
         for (i, (&g, &w)) in image.data.iter().zip(&want).enumerate() {
             // Stored as f32: exact for 8/16-bit data, within f32 rounding for means and floats.
             let ok = (g as f64 - w).abs() <= 1e-6 * w.abs().max(1.0);
-            assert!(ok, "{file} {z:?} channel {c} pixel {i}: ours {g}, numpy {w}");
+            assert!(
+                ok,
+                "{file} {z:?} channel {c} pixel {i}: ours {g}, numpy {w}"
+            );
         }
     }
 }
@@ -156,7 +184,10 @@ fn load_channels_reads_ome_tiffs_and_imagej_hyperstacks_as_numpy_does() {
     let files = stacks.as_object().unwrap();
     assert_eq!(files.len(), 4);
     for (file, expected) in files {
-        assert_eq!(channel_names(&fixture(file)).unwrap(), strings(&expected["names"]));
+        assert_eq!(
+            channel_names(&fixture(file)).unwrap(),
+            strings(&expected["names"])
+        );
         assert_channels(file, ZProjection::Max, &expected["max"]);
         assert_channels(file, ZProjection::Mean, &expected["mean"]);
         assert_channels(file, ZProjection::Sum, &expected["sum"]);
@@ -168,9 +199,18 @@ fn load_channels_reads_ome_tiffs_and_imagej_hyperstacks_as_numpy_does() {
 #[test]
 fn projections_keep_integer_depths_and_make_means_floating_point() {
     let file = fixture("zcyx.ome.tif");
-    assert_eq!(load_channels(&file, ZProjection::Max).unwrap()[0].bit_depth, 16);
-    assert_eq!(load_channels(&file, ZProjection::Plane(3)).unwrap()[1].bit_depth, 16);
-    assert_eq!(load_channels(&file, ZProjection::Mean).unwrap()[0].bit_depth, 32);
+    assert_eq!(
+        load_channels(&file, ZProjection::Max).unwrap()[0].bit_depth,
+        16
+    );
+    assert_eq!(
+        load_channels(&file, ZProjection::Plane(3)).unwrap()[1].bit_depth,
+        16
+    );
+    assert_eq!(
+        load_channels(&file, ZProjection::Mean).unwrap()[0].bit_depth,
+        32
+    );
 }
 
 #[test]
@@ -179,7 +219,10 @@ fn a_time_series_is_refused_naming_the_file_and_its_axes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("tcyx.ome.tif"), "{err}");
-    assert!(err.contains("time series") && err.contains("T=2") && err.contains("C=2"), "{err}");
+    assert!(
+        err.contains("time series") && err.contains("T=2") && err.contains("C=2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -187,7 +230,10 @@ fn a_plane_beyond_the_stack_is_an_error_naming_the_count() {
     let err = load_channels(&fixture("zcyx.ome.tif"), ZProjection::Plane(4))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("zcyx.ome.tif") && err.contains("has 4"), "{err}");
+    assert!(
+        err.contains("zcyx.ome.tif") && err.contains("has 4"),
+        "{err}"
+    );
 }
 
 #[test]

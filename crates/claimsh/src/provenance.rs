@@ -120,7 +120,9 @@ fn write_and_merge(
     });
     let name = format!("{}-{}.json", facts.host, std::process::id());
     write_json(&records_dir(out).join(name), &record)?;
-    with_lock(out, ledger, || write_json(&out.join("provenance.json"), &merged(out)?))
+    with_lock(out, ledger, || {
+        write_json(&out.join("provenance.json"), &merged(out)?)
+    })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -156,7 +158,9 @@ fn with_lock(
                 ledger.refresh().map_err(|e| e.to_string())?;
             }
             Claimed::Done | Claimed::Failed => {
-                return Err(format!("the lock {key:?} is marked finished in the once ledger"));
+                return Err(format!(
+                    "the lock {key:?} is marked finished in the once ledger"
+                ));
             }
         }
     }
@@ -194,7 +198,8 @@ fn merged(out: &Path) -> Result<Value, String> {
         "processes": records,
     });
     if scripts.iter().any(|s| *s != scripts[0]) {
-        value["warning"] = json!("the processes ran different versions of the script (see processes)");
+        value["warning"] =
+            json!("the processes ran different versions of the script (see processes)");
     }
     Ok(value)
 }

@@ -54,7 +54,9 @@ fn run_the_example(work: &Path) -> PathBuf {
 /// A CSV file as (header, rows of strings).
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines().map(|l| l.split(',').map(str::to_string).collect());
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect());
     (lines.next().unwrap(), lines.collect())
 }
 
@@ -81,7 +83,10 @@ fn measured_against_truth(out: &Path) -> (Vec<f64>, Vec<f64>) {
     let (mut measured, mut known) = (Vec::new(), Vec::new());
     for cell in &truth {
         let (header, rows) = read_csv(&out.join(format!("{}.csv", cell[at("image")])));
-        let (r, c) = (column(&header, "centroid_row"), column(&header, "centroid_col"));
+        let (r, c) = (
+            column(&header, "centroid_row"),
+            column(&header, "centroid_col"),
+        );
         let marker = column(&header, "intensity_mean_marker");
         let centre = |name: &str| cell[at(name)].parse::<f64>().unwrap();
         let found = rows.iter().find(|row| {
@@ -128,7 +133,12 @@ fn provenance_says_what_produced_the_folder() {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     };
     assert_eq!(p["script_sha256"], sha.as_str());
-    assert!(p["script"].as_str().unwrap().ends_with("measure-cells.rhai"));
+    assert!(
+        p["script"]
+            .as_str()
+            .unwrap()
+            .ends_with("measure-cells.rhai")
+    );
     assert_eq!(p["claimsh_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(p["args"][1], out.to_str().unwrap());
     assert_eq!(p["hosts"], serde_json::json!(["h"]));
@@ -146,14 +156,22 @@ fn processes_on_two_hosts_sharing_a_folder_both_appear_in_its_provenance() {
     .unwrap();
     let runs: Vec<_> = ["node-a", "node-b"]
         .iter()
-        .map(|host| claimsh(work.path(), host, &["job.rhai", "-j", "2"]).spawn().unwrap())
+        .map(|host| {
+            claimsh(work.path(), host, &["job.rhai", "-j", "2"])
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for run in runs {
         assert_ok(&run.wait_with_output().unwrap());
     }
     let text = std::fs::read_to_string(work.path().join("out/provenance.json")).unwrap();
     let p: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(p["hosts"], serde_json::json!(["node-a", "node-b"]), "{text}");
+    assert_eq!(
+        p["hosts"],
+        serde_json::json!(["node-a", "node-b"]),
+        "{text}"
+    );
     let processes = p["processes"].as_array().unwrap();
     assert_eq!(processes.len(), 2, "{text}");
     assert!(processes.iter().all(|r| r["ended"].is_string()), "{text}");
@@ -182,13 +200,22 @@ fn headless(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String 
     let out = Command::new("timeout")
         .arg("120")
         .arg(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -209,7 +236,10 @@ fn the_gallery_loads_every_thumbnail_and_sorts_from_the_url_in_chromium() {
     let out = run_the_example(work.path());
     let page = out.join("index.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(!html.contains("http://") && !html.contains("https://"), "no network");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network"
+    );
     let url = format!("file://{}", page.display());
     let profile = work.path().join("profile");
     let dom = headless(
@@ -220,14 +250,21 @@ fn the_gallery_loads_every_thumbnail_and_sorts_from_the_url_in_chromium() {
     );
     let states = attribute_values(&dom, "data-thumb=\"");
     assert_eq!(states.len(), 6, "one card per image");
-    assert!(states.iter().all(|s| s == "loaded"), "thumbnails: {states:?}");
+    assert!(
+        states.iter().all(|s| s == "loaded"),
+        "thumbnails: {states:?}"
+    );
     assert!(dom.contains("data-sorted=\"-mean_marker\""));
-    let markers: Vec<f64> = attribute_values(&dom, "data-col=\"mean_marker\" data-kind=\"n\" data-v=\"")
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let markers: Vec<f64> =
+        attribute_values(&dom, "data-col=\"mean_marker\" data-kind=\"n\" data-v=\"")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
     assert_eq!(markers.len(), 6);
-    assert!(markers.windows(2).all(|w| w[0] >= w[1]), "descending: {markers:?}");
+    assert!(
+        markers.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {markers:?}"
+    );
     let by_name = headless(
         &browser,
         &profile,
@@ -244,7 +281,10 @@ fn the_gallery_loads_every_thumbnail_and_sorts_from_the_url_in_chromium() {
         &browser,
         &profile,
         &format!("{url}#sort=-mean_marker"),
-        &[&format!("--screenshot={}", shot.display()), "--window-size=1200,900"],
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,900",
+        ],
     );
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[1..4], b"PNG", "a screenshot at {}", shot.display());

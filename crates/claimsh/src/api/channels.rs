@@ -118,7 +118,10 @@ fn object_map(fields: Vec<(String, f64)>) -> Dynamic {
 /// A gallery card from a script row: `image` names it, `overlay` is its thumbnail.
 fn card(worker: &Worker, i: usize, row: &Dynamic) -> R<claim_image::Card> {
     let map = row.read_lock::<Map>().ok_or_else(|| {
-        script_error(format!("write_gallery: row {i} is a {}, not a map", row.type_name()))
+        script_error(format!(
+            "write_gallery: row {i} is a {}, not a map",
+            row.type_name()
+        ))
     })?;
     let text = |key: &str| {
         map.get(key).map(|v| v.to_string()).ok_or_else(|| {
@@ -226,7 +229,9 @@ mod channels_api {
         for (name, value) in channels {
             let type_name = value.type_name();
             let image = value.try_cast::<Image>().ok_or_else(|| {
-                script_error(format!("measure: channel {name:?} is a {type_name}, not an Image"))
+                script_error(format!(
+                    "measure: channel {name:?} is a {type_name}, not an Image"
+                ))
             })?;
             named.push((name.to_string(), image));
         }
@@ -240,17 +245,14 @@ mod channels_api {
     /// write_csv(rows, `${out}/${stem}.csv`, #{ image: stem });
     /// ```
     #[rhai_fn(name = "write_csv", return_raw)]
-    pub fn write_csv_with(
-        ctx: NativeCallContext,
-        rows: Array,
-        path: &str,
-        constant: Map,
-    ) -> R<()> {
+    pub fn write_csv_with(ctx: NativeCallContext, rows: Array, path: &str, constant: Map) -> R<()> {
         let mut tagged = Array::with_capacity(rows.len());
         for (i, row) in rows.into_iter().enumerate() {
             let type_name = row.type_name();
             let mut map = row.try_cast::<Map>().ok_or_else(|| {
-                script_error(format!("write_csv: row {i} is a {type_name}, not an object map"))
+                script_error(format!(
+                    "write_csv: row {i} is a {type_name}, not an object map"
+                ))
             })?;
             map.extend(constant.clone());
             tagged.push(Dynamic::from(map));
