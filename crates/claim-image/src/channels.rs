@@ -109,13 +109,18 @@ pub fn load_channels(path: &Path, z: ZProjection) -> Result<Vec<Image>> {
 
 /// The channel names of a TIFF: from the OME-XML, else `c0`, `c1`, ...
 pub fn channel_names(path: &Path) -> Result<Vec<String>> {
+    Ok(axes(path)?.names)
+}
+
+/// Which pages of a TIFF are which channel and z-plane (without decoding pixels).
+pub fn axes(path: &Path) -> Result<Axes> {
     let (description, pages) = read_page_count(path)?;
-    Ok(axes_of(path, description.as_deref(), pages)?.names)
+    axes_of(path, description.as_deref(), pages)
 }
 
 /// The axes of a TIFF with `pages` pages and this first-page description, checked: one time
 /// point, and enough pages for every plane.
-pub fn axes_of(path: &Path, description: Option<&str>, pages: usize) -> Result<Axes> {
+fn axes_of(path: &Path, description: Option<&str>, pages: usize) -> Result<Axes> {
     let axes = match description {
         Some(d) if d.trim_start().starts_with("<?xml") || d.contains("<OME") => {
             ome_axes(d).map_err(|e| file_error(path, format!("OME-XML: {e}")))?

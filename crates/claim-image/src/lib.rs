@@ -40,7 +40,7 @@ mod measure;
 mod union_find;
 mod watershed;
 
-pub use channels::{Axes, ZProjection, channel_names, load_channels};
+pub use channels::{Axes, ZProjection, axes, channel_names, load_channels};
 pub use error::{Error, Result};
 pub use expand::{expand_labels, ring};
 pub use filters::{li, otsu};

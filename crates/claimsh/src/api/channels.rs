@@ -41,7 +41,7 @@ pub const DOCS: &[FnDoc] = &[
     FnDoc {
         signature: "write_csv(rows: Array, path: String, constant: Map)",
         about: "write_csv with the columns of constant (e.g. #{image: stem}) added to every row, \
-                first: tidy tables that say which image each object came from.",
+                before the measurements: tidy tables that say which image each object came from.",
     },
     FnDoc {
         signature: "write_gallery(rows: Array, path: String)",
