@@ -71,49 +71,11 @@ fn note_colour(path: &Path) {
     }
 }
 
-/// Every page of a multi-page TIFF (a z-stack, channels or a time series) as 8- or 16-bit
-/// grayscale images, in file order; [`load_image`] reads the first page only.
+/// Every page of a multi-page TIFF (a z-stack, channels or a time series) as grayscale images
+/// (8/16-bit integers or floating point), in file order; [`load_image`] reads the first page
+/// only, [`crate::load_channels`] knows which pages are channels.
 pub fn load_stack(path: &Path) -> Result<Vec<Image>> {
-    use tiff::decoder::{Decoder, DecodingResult};
-    let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
-    let mut decoder = Decoder::new(std::io::BufReader::new(file))
-        .map_err(|e| file_error(path, format!("not a readable TIFF: {e}")))?;
-    let mut pages = Vec::new();
-    loop {
-        let page = pages.len() + 1;
-        let at_page = |e: tiff::TiffError| file_error(path, format!("page {page}: {e}"));
-        let (width, height) = decoder.dimensions().map_err(at_page)?;
-        let colour = decoder.colortype().map_err(at_page)?;
-        let (bit_depth, data): (u8, Vec<f32>) = match decoder.read_image().map_err(at_page)? {
-            DecodingResult::U8(v) if colour == tiff::ColorType::Gray(8) => {
-                (8, v.into_iter().map(f32::from).collect())
-            }
-            DecodingResult::U16(v) if colour == tiff::ColorType::Gray(16) => {
-                (16, v.into_iter().map(f32::from).collect())
-            }
-            _ => {
-                return Err(file_error(
-                    path,
-                    format!(
-                        "page {page} is {colour:?}; a stack can hold only 8- or 16-bit \
-                         grayscale pages (load_image converts the first page of others)"
-                    ),
-                ));
-            }
-        };
-        pages.push(Image {
-            width,
-            height,
-            bit_depth,
-            data,
-        });
-        if !decoder.more_images() {
-            return Ok(pages);
-        }
-        decoder
-            .next_image()
-            .map_err(|e| file_error(path, format!("page {}: {e}", pages.len() + 1)))?;
-    }
+    Ok(crate::channels::read_pages(path)?.1)
 }
 
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
@@ -143,6 +105,22 @@ fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
     let written = encode(&buffer, &tmp, format)
         .map_err(|e| file_error(path, e))
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Write `bytes` to `path` atomically (a temporary file beside it, then a rename), creating
+/// parent folders.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    let tmp = temporary_beside(path);
+    let written = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| file_error(path, e));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

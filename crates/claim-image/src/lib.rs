@@ -1,11 +1,13 @@
 //! # claim-image: nuclei segmentation and region measurement
 //!
-//! Owns: loading 8/16-bit grayscale PNG/TIFF (and every page of a TIFF stack), Gaussian and
+//! Owns: loading 8/16-bit grayscale PNG/TIFF (every page of a TIFF stack, and the channels of
+//! OME-TIFFs and ImageJ hyperstacks with z projected: [`load_channels`]), Gaussian and
 //! median filters, 16-bit-aware Otsu and Li thresholds, a local threshold sized by the typical
 //! nucleus radius ([`typical_radius`]), mask clean-up, labelling, a watershed that splits
 //! touching objects by shape (distance transform) or by intensity, scikit-image-compatible
-//! region properties, scoring against annotations ([`match_labels`]), and overlays a person can
-//! look at. Pure Rust, no script engine: `claimsh` binds these to script functions.
+//! region properties (per channel too: [`measure_channels`]), growing objects without merging
+//! them ([`expand_labels`], [`ring`]), scoring against annotations ([`match_labels`]), and
+//! overlays and a gallery page ([`write_gallery`]) a person can look at. Pure Rust, no script engine: `claimsh` binds these to script functions.
 //!
 //! Uses `imageproc` where it has the operation (morphology) and our own code where it has none,
 //! is 8-bit only, or is slow on the main example's path: Otsu on 16-bit data, region
@@ -25,8 +27,11 @@
 #![deny(missing_docs)]
 
 mod adaptive;
+mod channels;
 mod error;
+mod expand;
 mod filters;
+mod gallery;
 mod image;
 mod io;
 mod labels;
@@ -35,10 +40,13 @@ mod measure;
 mod union_find;
 mod watershed;
 
+pub use channels::{Axes, ZProjection, axes, channel_names, load_channels};
 pub use error::{Error, Result};
+pub use expand::{expand_labels, ring};
 pub use filters::{li, otsu};
+pub use gallery::{Card, Value, write_gallery};
 pub use image::{Image, Labels, Mask};
 pub use io::{load_image, load_stack, save_image_u16, save_labels, save_mask, save_overlay};
 pub use matching::{MatchCounts, match_labels};
-pub use measure::{RegionProps, measure};
+pub use measure::{CellProps, ChannelStats, RegionProps, column_order, measure, measure_channels};
 pub use watershed::{WatershedOptions, typical_radius, watershed, watershed_by_intensity};

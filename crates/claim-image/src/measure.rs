@@ -83,6 +83,14 @@ pub fn measure(labels: &Labels, img: &Image) -> Result<Vec<RegionProps>> {
             labels.width, labels.height, img.width, img.height
         )));
     }
+    let pixels = pixels_by_label(labels);
+    Ok(objects(&pixels)
+        .map(|(label, p)| props(label, p, labels, img))
+        .collect())
+}
+
+/// Each object's pixels as (row, col), indexed by label (index 0 unused).
+fn pixels_by_label(labels: &Labels) -> Vec<Vec<(u32, u32)>> {
     let n = labels.count() as usize;
     let mut pixels: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n + 1];
     for (i, &l) in labels.data.iter().enumerate() {
@@ -90,13 +98,151 @@ pub fn measure(labels: &Labels, img: &Image) -> Result<Vec<RegionProps>> {
             pixels[l as usize].push((i as u32 / labels.width, i as u32 % labels.width));
         }
     }
-    Ok(pixels
+    pixels
+}
+
+/// Every object with its pixels, in label order (labels without pixels skipped).
+fn objects(pixels: &[Vec<(u32, u32)>]) -> impl Iterator<Item = (u32, &[(u32, u32)])> {
+    pixels
         .iter()
         .enumerate()
         .skip(1)
         .filter(|(_, p)| !p.is_empty())
-        .map(|(label, p)| props(label as u32, p, labels, img))
+        .map(|(label, p)| (label as u32, p.as_slice()))
+}
+
+/// One channel's intensities inside one object (scikit-image's `intensity_mean`, `_min`,
+/// `_max`, `_std` (population) and the sum, `integrated`).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct ChannelStats {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub std: f64,
+    pub integrated: f64,
+}
+
+impl ChannelStats {
+    /// The statistics in column order: column `intensity_<stat>_<channel>`.
+    pub const STATS: [&'static str; 5] = ["mean", "min", "max", "std", "integrated"];
+
+    fn of(px: &[(u32, u32)], img: &Image) -> ChannelStats {
+        let values = || px.iter().map(|&(r, c)| img.at(r, c) as f64);
+        let n = px.len() as f64;
+        let integrated: f64 = values().sum();
+        let mean = integrated / n;
+        let variance = values().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        ChannelStats {
+            mean,
+            min: values().fold(f64::INFINITY, f64::min),
+            max: values().fold(f64::NEG_INFINITY, f64::max),
+            std: variance.sqrt(),
+            integrated,
+        }
+    }
+
+    fn values(&self) -> [f64; 5] {
+        [self.mean, self.min, self.max, self.std, self.integrated]
+    }
+}
+
+/// One object measured on several named channels: its shape once, then each channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellProps {
+    /// Shape properties (its `intensity_*` fields are those of the first channel).
+    pub shape: RegionProps,
+    /// Each channel's name and statistics, in the order given.
+    pub channels: Vec<(String, ChannelStats)>,
+}
+
+impl CellProps {
+    /// `(column, value)` pairs: the shape columns of [`RegionProps::COLUMNS`] (without the
+    /// unnamed `intensity_*`), then `intensity_<stat>_<channel>` for each channel.
+    pub fn fields(&self) -> Vec<(String, f64)> {
+        let mut fields: Vec<(String, f64)> = self
+            .shape
+            .fields()
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("intensity_"))
+            .map(|(name, v)| (name.to_string(), v))
+            .collect();
+        for (channel, stats) in &self.channels {
+            for (stat, v) in ChannelStats::STATS.iter().zip(stats.values()) {
+                fields.push((format!("intensity_{stat}_{channel}"), v));
+            }
+        }
+        fields
+    }
+}
+
+/// Measure every object of `labels` on each named channel: shape once, intensities per
+/// channel. Channel names must be distinct and every channel the size of the labels.
+pub fn measure_channels(labels: &Labels, channels: &[(&str, &Image)]) -> Result<Vec<CellProps>> {
+    for (name, img) in channels {
+        if (labels.width, labels.height) != (img.width, img.height) {
+            return Err(Error::Argument(format!(
+                "measure: labels are {}x{} but channel {name:?} is {}x{}",
+                labels.width, labels.height, img.width, img.height
+            )));
+        }
+    }
+    let blank;
+    let first = match channels.first() {
+        Some((_, img)) => *img,
+        None => {
+            blank = Image::from_fn(labels.width, labels.height, 8, |_, _| 0.0);
+            &blank
+        }
+    };
+    let pixels = pixels_by_label(labels);
+    Ok(objects(&pixels)
+        .map(|(label, p)| CellProps {
+            shape: props(label, p, labels, first),
+            channels: channels
+                .iter()
+                .map(|(name, img)| (name.to_string(), ChannelStats::of(p, img)))
+                .collect(),
+        })
         .collect())
+}
+
+/// The order of a measurement table's columns: other keys (`image`, `file`, ...)
+/// alphabetically, then [`RegionProps::COLUMNS`], then the per-channel columns
+/// (`intensity_<stat>_<channel>`) channel by channel, each in [`ChannelStats::STATS`] order.
+pub fn column_order<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let per_channel = |k: &str| -> Option<(String, usize)> {
+        let rest = k.strip_prefix("intensity_")?;
+        ChannelStats::STATS
+            .iter()
+            .enumerate()
+            .find_map(|(i, stat)| {
+                let channel = rest.strip_prefix(stat)?.strip_prefix('_')?;
+                (!channel.is_empty()).then(|| (channel.to_string(), i))
+            })
+    };
+    let measured = |k: &str| RegionProps::COLUMNS.contains(&k);
+    let mut others: Vec<String> = keys
+        .iter()
+        .filter(|k| !measured(k) && per_channel(k).is_none())
+        .map(|k| k.to_string())
+        .collect();
+    others.sort();
+    let shape = RegionProps::COLUMNS
+        .iter()
+        .filter(|c| keys.contains(c))
+        .map(|c| c.to_string());
+    let mut channels: Vec<(String, usize, &str)> = keys
+        .iter()
+        .filter_map(|k| per_channel(k).map(|(c, i)| (c, i, *k)))
+        .collect();
+    channels.sort();
+    others
+        .into_iter()
+        .chain(shape)
+        .chain(channels.into_iter().map(|(_, _, k)| k.to_string()))
+        .collect()
 }
 
 fn props(label: u32, px: &[(u32, u32)], labels: &Labels, img: &Image) -> RegionProps {

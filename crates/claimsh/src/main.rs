@@ -15,6 +15,7 @@ mod commands;
 mod each;
 mod exit;
 mod progress;
+mod provenance;
 mod runner;
 mod script;
 mod slurm;

@@ -65,6 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 /// Run a job with these options on `--jobs` workers; the exit code.
 pub fn run_job(job: Job, args: &RunOptions) -> anyhow::Result<i32> {
     let host = host_name();
+    let _provenance = crate::provenance::Run::begin(&job.dir, &job.name, &job.args, &host);
     let log = start_logging(&job.state, &host, args)?;
     let signal = Arc::new(AtomicUsize::new(0));
     let process = Arc::new(start_process(&job, host, args, &signal)?);

@@ -137,24 +137,13 @@ fn cell(value: &Dynamic) -> String {
 }
 
 /// The default column order: keys that are not measure() fields alphabetically (an `image`
-/// or `file` column first, typically), then measure()'s fields in regionprops order.
+/// or `file` column first, typically), then measure()'s fields in regionprops order, then the
+/// per-channel columns channel by channel (`claim_image::column_order`).
 fn default_columns(map: &Map) -> Vec<String> {
-    let measured = claim_image::RegionProps::COLUMNS;
-    let mut columns: Vec<String> = map
-        .keys()
-        .filter(|k| !measured.contains(&k.as_str()))
-        .map(|k| k.to_string())
-        .collect();
-    columns.extend(
-        measured
-            .iter()
-            .filter(|m| map.contains_key(**m))
-            .map(|m| m.to_string()),
-    );
-    columns
+    claim_image::column_order(map.keys().map(|k| k.as_str()))
 }
 
-fn csv_bytes(rows: &Array, columns: Option<Vec<String>>) -> R<Vec<u8>> {
+pub(crate) fn csv_bytes(rows: &Array, columns: Option<Vec<String>>) -> R<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let explicit = columns.is_some();
     let mut header = columns;

@@ -54,6 +54,7 @@ domains! {
     numeric "numeric" => numeric::numeric_functions,
     item_key "item keys" => item_key::item_key_functions,
     images "images" => images::image_functions,
+    channels "channels" => channels::channel_functions,
 }
 
 /// What a script function returns: its value, or a script error.
