@@ -38,7 +38,11 @@ fn segment(raw: &Image, p: &Params) -> Labels {
         return watershed(&mask, &WatershedOptions::default());
     }
     let r = typical_radius(&smooth.threshold(t).fill_holes().remove_small(10)).max(1.0);
-    let lo = smooth.data.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+    let lo = smooth
+        .pixels()
+        .iter()
+        .copied()
+        .fold(f32::INFINITY, f32::min) as f64;
     let floor = lo + p.num("floor_k", 0.5) * (t - lo);
     let window = (p.num("window_k", 2.0) * r).round() as u32;
     let small = p.num("small_k", 0.25) * std::f64::consts::PI * r * r;
@@ -61,7 +65,7 @@ fn segment(raw: &Image, p: &Params) -> Labels {
 fn kinds(pred: &Labels, truth: &Labels) -> [usize; 5] {
     let mut area: [HashMap<u32, u64>; 2] = Default::default();
     let mut both: HashMap<(u32, u32), u64> = HashMap::new();
-    for (&p, &t) in pred.data.iter().zip(&truth.data) {
+    for (&p, &t) in pred.pixels().iter().zip(truth.pixels()) {
         *area[0].entry(p).or_default() += 1;
         *area[1].entry(t).or_default() += 1;
         *both.entry((p, t)).or_default() += 1;

@@ -66,8 +66,8 @@ fn main() {
         .unwrap();
         for (i, nu) in nuclei.iter().enumerate() {
             let label = i as u32 + 1;
-            let px: Vec<usize> = (0..labels.data.len())
-                .filter(|&p| labels.data[p] == label)
+            let px: Vec<usize> = (0..labels.pixels().len())
+                .filter(|&p| labels.pixels()[p] == label)
                 .collect();
             let area = px.len() as f64;
             let (sr, sc) = px.iter().fold((0.0, 0.0), |(r, c), &p| {
@@ -93,13 +93,13 @@ fn main() {
 }
 
 fn save_deflated(img: &Image, path: &std::path::Path) {
-    let data: Vec<u16> = img.data.iter().map(|&v| v as u16).collect();
+    let data: Vec<u16> = img.pixels().iter().map(|&v| v as u16).collect();
     let file = std::fs::File::create(path).unwrap();
     TiffEncoder::new(std::io::BufWriter::new(file))
         .unwrap()
         .with_compression(Compression::Deflate(DeflateLevel::Best))
         .with_predictor(Predictor::Horizontal)
-        .write_image::<Gray16>(img.width, img.height, &data)
+        .write_image::<Gray16>(img.width(), img.height(), &data)
         .unwrap();
 }
 
@@ -198,16 +198,7 @@ fn render(nuclei: &[Nucleus], rng: &mut Rng) -> (Image, Labels) {
         })
         .collect();
     (
-        Image {
-            width: 512,
-            height: 512,
-            bit_depth: 16,
-            data,
-        },
-        Labels {
-            width: 512,
-            height: 512,
-            data: labels,
-        },
+        Image::from_pixels(512, 512, 16, data).expect("512² values"),
+        Labels::from_pixels(512, 512, labels).expect("512² labels"),
     )
 }

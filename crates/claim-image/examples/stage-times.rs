@@ -49,7 +49,11 @@ fn main() {
         lap(2, &mut t);
         let r = typical_radius(&smooth.threshold(th).fill_holes().remove_small(10)).max(1.0);
         lap(3, &mut t);
-        let lo = smooth.data.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+        let lo = smooth
+            .pixels()
+            .iter()
+            .copied()
+            .fold(f32::INFINITY, f32::min) as f64;
         let mask = smooth
             .threshold_local((2.0 * r).round() as u32, 0.1, lo + 0.5 * (th - lo))
             .unwrap();

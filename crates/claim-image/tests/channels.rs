@@ -46,9 +46,9 @@ fn expand_labels_equals_scikit_image_pixel_for_pixel_ties_included() {
             let want = labels(&format!("expand_{case}_{distance}.png"));
             let got = expand_labels(&input, distance.parse().unwrap());
             let differ = got
-                .data
+                .pixels()
                 .iter()
-                .zip(&want.data)
+                .zip(want.pixels())
                 .filter(|(a, b)| a != b)
                 .count();
             assert_eq!(
@@ -64,10 +64,10 @@ fn the_ring_is_the_expansion_without_the_objects() {
     let input = labels("expand_blobs_labels.png");
     let grown = labels("expand_blobs_3.png");
     let ring = ring(&input, 3.0);
-    for ((&r, &g), &l) in ring.data.iter().zip(&grown.data).zip(&input.data) {
+    for ((&r, &g), &l) in ring.pixels().iter().zip(grown.pixels()).zip(input.pixels()) {
         assert_eq!(r, if l == 0 { g } else { 0 });
     }
-    assert!(ring.data.iter().any(|&r| r != 0));
+    assert!(ring.pixels().iter().any(|&r| r != 0));
 }
 
 fn parse_csv(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
@@ -95,7 +95,7 @@ fn per_channel_measurements_equal_scikit_image_within_1e_6() {
         .map(|mut c| c.remove(0))
         .collect();
     assert_eq!(
-        images.iter().map(|i| i.bit_depth).collect::<Vec<_>>(),
+        images.iter().map(|i| i.bit_depth()).collect::<Vec<_>>(),
         [16, 8, 32]
     );
     let channels: Vec<(&str, &Image)> = names.iter().copied().zip(&images).collect();
@@ -163,11 +163,11 @@ fn assert_channels(file: &str, z: ZProjection, expected: &serde_json::Value) {
             .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
             .collect();
         assert_eq!(
-            image.data.len(),
+            image.pixels().len(),
             want.len(),
             "{file} {z:?} channel {c}: size"
         );
-        for (i, (&g, &w)) in image.data.iter().zip(&want).enumerate() {
+        for (i, (&g, &w)) in image.pixels().iter().zip(&want).enumerate() {
             // Stored as f32: exact for 8/16-bit data, within f32 rounding for means and floats.
             let ok = (g as f64 - w).abs() <= 1e-6 * w.abs().max(1.0);
             assert!(
@@ -200,15 +200,15 @@ fn load_channels_reads_ome_tiffs_and_imagej_hyperstacks_as_numpy_does() {
 fn projections_keep_integer_depths_and_make_means_floating_point() {
     let file = fixture("zcyx.ome.tif");
     assert_eq!(
-        load_channels(&file, ZProjection::Max).unwrap()[0].bit_depth,
+        load_channels(&file, ZProjection::Max).unwrap()[0].bit_depth(),
         16
     );
     assert_eq!(
-        load_channels(&file, ZProjection::Plane(3)).unwrap()[1].bit_depth,
+        load_channels(&file, ZProjection::Plane(3)).unwrap()[1].bit_depth(),
         16
     );
     assert_eq!(
-        load_channels(&file, ZProjection::Mean).unwrap()[0].bit_depth,
+        load_channels(&file, ZProjection::Mean).unwrap()[0].bit_depth(),
         32
     );
 }

@@ -28,7 +28,7 @@ fn the_cell_is_one_round_object_about_12_um_across() {
     // A quantitative-phase image of one cell floating in saline, 0.107 µm per pixel, with a
     // banding artefact in the background that must not come out as objects.
     let img = load_image(&real("cell.png")).unwrap();
-    assert_eq!((img.width, img.height, img.bit_depth), (550, 660, 8));
+    assert_eq!((img.width(), img.height(), img.bit_depth()), (550, 660, 8));
     let cells = objects_in("cell.png", 100);
     assert_eq!(cells.len(), 1, "one cell, no background bands");
     let cell = &cells[0];

@@ -110,8 +110,8 @@ fn gaussian_fixture(name: &str) -> Vec<f64> {
 fn assert_blur_equals(img: &Image, sigma: f64, name: &str) {
     let want = gaussian_fixture(name);
     let got = img.gaussian(sigma).unwrap();
-    assert_eq!(got.data.len(), want.len(), "{name}");
-    for (i, (&g, &e)) in got.data.iter().zip(&want).enumerate() {
+    assert_eq!(got.pixels().len(), want.len(), "{name}");
+    for (i, (&g, &e)) in got.pixels().iter().zip(&want).enumerate() {
         let g = g as f64;
         assert!(
             (g - e).abs() <= 1e-4 * e.abs().max(1.0),

@@ -58,31 +58,31 @@ pub mod image_functions {
     /// The image's width in pixels.
     #[rhai_fn(get = "width", pure)]
     pub fn width(img: &mut Image) -> INT {
-        img.width as INT
+        img.width() as INT
     }
 
     /// The image's height in pixels.
     #[rhai_fn(get = "height", pure)]
     pub fn height(img: &mut Image) -> INT {
-        img.height as INT
+        img.height() as INT
     }
 
     /// The image's bit depth: 8 or 16 as loaded, 32 once filtered.
     #[rhai_fn(get = "bit_depth", pure)]
     pub fn bit_depth(img: &mut Image) -> INT {
-        img.bit_depth as INT
+        img.bit_depth() as INT
     }
 
     /// The smallest pixel value.
     #[rhai_fn(get = "min", pure)]
     pub fn min(img: &mut Image) -> FLOAT {
-        img.data.iter().copied().fold(f32::INFINITY, f32::min) as FLOAT
+        img.pixels().iter().copied().fold(f32::INFINITY, f32::min) as FLOAT
     }
 
     /// The largest pixel value.
     #[rhai_fn(get = "max", pure)]
     pub fn max(img: &mut Image) -> FLOAT {
-        img.data.iter().copied().fold(f32::NEG_INFINITY, f32::max) as FLOAT
+        img.pixels().iter().copied().fold(f32::NEG_INFINITY, f32::max) as FLOAT
     }
 
     /// Save an image as a 16-bit PNG or TIFF (by the extension).
