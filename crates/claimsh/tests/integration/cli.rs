@@ -4,9 +4,9 @@
 
 use crate::util;
 
+use crate::util::{Running, claimsh, run_in, script, text};
 use std::path::Path;
 use std::process::Command;
-use crate::util::{Running, claimsh, run_in, script, text};
 
 fn status_json(dir: &Path, script: &str) -> serde_json::Value {
     util::status(dir, Some("checker"), &[script])

@@ -35,7 +35,11 @@ fn mean_f1_of_the_main_example(data: &Path, work: &Path) -> (f64, usize) {
         "-q",
         "--no-progress",
     ];
-    assert_ok(&run_in(work, "h", &[&score[..], &["--", data, out]].concat()));
+    assert_ok(&run_in(
+        work,
+        "h",
+        &[&score[..], &["--", data, out]].concat(),
+    ));
     let scores = std::fs::read_to_string(Path::new(out).join("scores.csv")).unwrap();
     let f1: Vec<f64> = scores
         .lines()

@@ -1,9 +1,8 @@
 //! `par_map` through the real binary (issue 19): closures that capture values and call script
 //! functions run on per-thread copies, and return exactly what a serial `map` returns.
 
-
-use std::path::Path;
 use crate::util::{claimsh, read, text};
+use std::path::Path;
 
 /// Run `body` as a script in `dir` with one script worker (the pool still uses every core);
 /// returns stderr, asserting success.

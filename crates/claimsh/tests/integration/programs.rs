@@ -4,10 +4,10 @@
 
 use crate::util;
 
+use crate::util::{Running, claimsh, read, run_in, script, text};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use crate::util::{Running, claimsh, read, run_in, script, text};
 
 /// Whether process `pid` (written by a test script) is still alive. Claimsh reaps its children
 /// before it returns from `exec`, so a dead child has no /proc entry at all (a zombie would

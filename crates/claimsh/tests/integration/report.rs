@@ -4,10 +4,10 @@
 
 use crate::util;
 
+use crate::util::{Running, claimsh, script, text};
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
-use crate::util::{Running, claimsh, script, text};
 
 /// `claimsh ARGS` in `dir`, colour variables cleared, plus `env`.
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -352,7 +352,9 @@ impl Expect {
                 let got = std::fs::read_to_string(dir.join(path))
                     .map_err(|e| format!("file {path}: {e}"))?;
                 match body {
-                    Some(want) if got != *want => Err(format!("{path} holds {got:?}, not {want:?}")),
+                    Some(want) if got != *want => {
+                        Err(format!("{path} holds {got:?}, not {want:?}"))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -406,7 +408,11 @@ fn every_scenario_in_tests_scenarios_holds() {
 fn a_misspelled_directive_is_an_error_not_prose() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.rhai");
-    std::fs::write(&path, "// Prose: fine.\n// run: x.rhai\n// stdeer: 1 done\n").unwrap();
+    std::fs::write(
+        &path,
+        "// Prose: fine.\n// run: x.rhai\n// stdeer: 1 done\n",
+    )
+    .unwrap();
     let err = Scenario::read(&path).unwrap_err();
     assert!(err.ends_with(":3: unknown directive `stdeer:`"), "{err}");
 }

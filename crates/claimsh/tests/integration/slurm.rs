@@ -1,12 +1,12 @@
 //! Against a real SLURM cluster (scripts/slurm-local/start.sh; SLURM_CONF set). Ignored in a plain
 //! `cargo test`; `.ci/run` starts the cluster and runs them with `--include-ignored`.
 
-use std::path::{Path, PathBuf};
 use crate::util;
+use std::path::{Path, PathBuf};
 
+use crate::util::{claimsh, workspace};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use crate::util::{claimsh, workspace};
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
