@@ -37,15 +37,36 @@ pub enum Halt {
     AfterErrors(usize),
 }
 
-/// A failed task: its index, what went wrong.
-#[derive(Debug, Clone, PartialEq)]
+/// A failed task: its position in the input, and what went wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("task {index}: {failure}")]
 pub struct TaskError {
     /// Position of the item in the input.
     pub index: usize,
-    /// The task's error, or the panic message.
-    pub message: String,
-    /// Whether it was a panic.
-    pub panicked: bool,
+    /// What went wrong.
+    pub failure: Failure,
+}
+
+/// Why a task did not return a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    /// The task returned an error: its text.
+    #[error("{0}")]
+    Failed(String),
+    /// The task panicked: the panic message.
+    #[error("{0}")]
+    Panicked(String),
+    /// The task was never started: the pool halted after earlier errors ([`Halt`]).
+    #[error("not run: the pool halted")]
+    NotRun,
+    /// The task returned, but after the pool's [`Pool::timeout`].
+    #[error("timed out after {:.3}s (limit {:.3}s)", .took.as_secs_f64(), .limit.as_secs_f64())]
+    TimedOut {
+        /// How long it ran.
+        took: Duration,
+        /// The pool's limit.
+        limit: Duration,
+    },
 }
 
 /// Per-worker numbers for `--insights`.
@@ -301,26 +322,23 @@ impl Pool {
         let max_active = max_active.max(1);
         let mut errors = Vec::new();
         let mut items = items.enumerate().peekable();
-        while items.peek().is_some() {
-            let batch: Vec<(usize, T)> = items.by_ref().take(max_active).collect();
-            let owned: Vec<Mutex<Option<(usize, T)>>> =
-                batch.into_iter().map(|x| Mutex::new(Some(x))).collect();
-            let results = self.map(&owned, |_, cell| {
-                let (i, x) = cell
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .expect("taken once");
-                f(i, x).map(|r| (i, r)).map_err(|e| format!("{i}\u{0}{e}"))
+        while let Some(&(first, _)) = items.peek() {
+            let batch: Vec<Mutex<Option<(usize, T)>>> = items
+                .by_ref()
+                .take(max_active)
+                .map(|x| Mutex::new(Some(x)))
+                .collect();
+            let results = self.map(&batch, |_, cell| {
+                let (i, x) = unpoison(cell.lock()).take().expect("taken once");
+                f(i, x).map(|r| (i, r))
             });
             match results {
                 Ok(values) => values.into_iter().for_each(|(i, r)| sink(i, r)),
-                Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
-                    if let Some((i, msg)) = e.message.split_once('\u{0}') {
-                        e.index = i.parse().unwrap_or(e.index);
-                        e.message = msg.to_string();
-                    }
-                    e
+                // The batch is consecutive items from `first`: a task's position in the batch
+                // plus `first` is its position in `items`.
+                Err(errs) => errors.extend(errs.into_iter().map(|e| TaskError {
+                    index: first + e.index,
+                    ..e
                 })),
             }
         }
@@ -626,36 +644,28 @@ impl TaskError {
     fn failed(index: usize, e: impl std::fmt::Display) -> TaskError {
         TaskError {
             index,
-            message: e.to_string(),
-            panicked: false,
+            failure: Failure::Failed(e.to_string()),
         }
     }
 
     fn panicked(index: usize, panic: Box<dyn std::any::Any + Send>) -> TaskError {
         TaskError {
             index,
-            message: panic_message(panic),
-            panicked: true,
+            failure: Failure::Panicked(panic_message(panic)),
         }
     }
 
     fn not_run(index: usize) -> TaskError {
         TaskError {
             index,
-            message: "not run: the pool halted".into(),
-            panicked: false,
+            failure: Failure::NotRun,
         }
     }
 
     fn timed_out(index: usize, took: Duration, limit: Duration) -> TaskError {
         TaskError {
             index,
-            message: format!(
-                "timed out after {:.3}s (limit {:.3}s)",
-                took.as_secs_f64(),
-                limit.as_secs_f64()
-            ),
-            panicked: false,
+            failure: Failure::TimedOut { took, limit },
         }
     }
 }

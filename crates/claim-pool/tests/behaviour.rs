@@ -1,6 +1,6 @@
 //! claim-pool's behaviours, each stated so it can fail.
 
-use claim_pool::{Halt, Pool};
+use claim_pool::{Failure, Halt, Pool};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -103,6 +103,29 @@ fn init_runs_once_per_worker_and_states_come_back() {
 }
 
 #[test]
+fn imap_reports_errors_and_panics_at_their_position_in_the_whole_input() {
+    let errors = Pool::new(2).imap(
+        0..20,
+        3,
+        |i, x: i32| match x {
+            7 => Err(format!("bad {i}")),
+            13 => panic!("boom {i}"),
+            _ => Ok(x),
+        },
+        |_, _| {},
+    );
+    let seen: Vec<(usize, String)> = errors
+        .iter()
+        .map(|e| (e.index, e.failure.to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(7, "bad 7".to_string()), (13, "boom 13".to_string())],
+        "batches of 3: 7 and 13 are each the second of theirs (a panic once kept 1)"
+    );
+}
+
+#[test]
 fn a_panicking_task_is_reported_with_its_index_and_the_rest_run() {
     let ran = AtomicUsize::new(0);
     let items: Vec<u32> = (0..100).collect();
@@ -117,7 +140,11 @@ fn a_panicking_task_is_reported_with_its_index_and_the_rest_run() {
         .unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].index, 42);
-    assert!(errors[0].panicked && errors[0].message.contains("exploded"));
+    assert!(
+        matches!(&errors[0].failure, Failure::Panicked(m) if m.contains("exploded")),
+        "{}",
+        errors[0]
+    );
     assert_eq!(
         ran.load(Ordering::SeqCst),
         100,
@@ -142,7 +169,10 @@ fn panics_and_errors_in_one_chunk_each_keep_their_own_index() {
         .unwrap_err();
     let seen: Vec<(usize, bool, String)> = errors
         .into_iter()
-        .map(|e| (e.index, e.panicked, e.message))
+        .map(|e| {
+            let panicked = matches!(e.failure, Failure::Panicked(_));
+            (e.index, panicked, e.failure.to_string())
+        })
         .collect();
     let expected = [(0, true), (3, true), (4, true), (7, false), (99, true)];
     assert_eq!(seen.len(), expected.len(), "{seen:?}");
@@ -196,7 +226,8 @@ fn halt_on_first_error_stops_taking_tasks() {
         "serial mode stops right after the error"
     );
     assert_eq!(errors[0].index, 10);
-    assert!(errors[1..].iter().all(|e| e.message.contains("halted")));
+    assert!(errors[1..].iter().all(|e| e.failure == Failure::NotRun));
+    assert_eq!(errors[1].to_string(), "task 11: not run: the pool halted");
     let counted: usize = pool.insights().workers.iter().map(|w| w.tasks).sum();
     assert_eq!(
         counted, 11,
@@ -229,7 +260,12 @@ fn slow_tasks_are_reported_as_timed_out() {
         .unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].index, 1);
-    assert!(errors[0].message.contains("timed out"));
+    assert!(
+        matches!(errors[0].failure, Failure::TimedOut { .. }),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].to_string().contains(": timed out after 0.0"));
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn run(w: &Worker, ctx: &NativeCallContext, items: &Array, f: &FnPtr, what: &str
         .map(|(out, _, _)| out)
         .map_err(|errors| {
             let first = &errors[0];
-            let hint = if first.message.contains("constant") {
+            let hint = if matches!(&first.failure, claim_pool::Failure::Failed(m) if m.contains("constant")) {
                 " (captured variables are read-only copies inside a parallel map: return values instead)"
             } else {
                 ""
@@ -87,7 +87,7 @@ fn run(w: &Worker, ctx: &NativeCallContext, items: &Array, f: &FnPtr, what: &str
             script_error(format!(
                 "{what}: element {} failed: {}{hint} ({} failed in all)",
                 first.index,
-                first.message,
+                first.failure,
                 errors.len()
             ))
         })

@@ -1,12 +1,12 @@
 //! Against a real SLURM cluster (scripts/slurm-local/start.sh; SLURM_CONF set). Ignored in a plain
 //! `cargo test`; `.ci/run` starts the cluster and runs them with `--include-ignored`.
 
+use crate::util;
 use std::path::{Path, PathBuf};
-mod util;
 
+use crate::util::{claimsh, workspace};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use util::claimsh;
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
@@ -91,13 +91,6 @@ fn done_hosts(state: &Path) -> std::collections::BTreeSet<String> {
 
 fn done_count(state: &Path) -> u64 {
     done_records(state).iter().map(|(_, items)| items).sum()
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
 }
 
 /// The bundled images' stems.

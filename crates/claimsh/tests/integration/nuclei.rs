@@ -2,24 +2,9 @@
 //! `datasets/README.md`), scored by `match_labels` as `scripts/eval-nuclei.sh` scores it, and
 //! `match_labels` / `load_labels` through scripts.
 
-use std::path::{Path, PathBuf};
+use crate::util::{run_in, workspace};
+use std::path::Path;
 use std::process::Output;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn claimsh(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_claimsh"))
-        .current_dir(dir)
-        .env("CLAIMSH_HOST", "h")
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn assert_ok(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -42,7 +27,7 @@ fn mean_f1_of_the_main_example(data: &Path, work: &Path) -> (f64, usize) {
         "-q",
         "--no-progress",
     ];
-    assert_ok(&claimsh(work, &[&run[..], &["--", data, out]].concat()));
+    assert_ok(&run_in(work, "h", &[&run[..], &["--", data, out]].concat()));
     let score = [
         "scripts/score-nuclei.rhai",
         "-j",
@@ -50,7 +35,11 @@ fn mean_f1_of_the_main_example(data: &Path, work: &Path) -> (f64, usize) {
         "-q",
         "--no-progress",
     ];
-    assert_ok(&claimsh(work, &[&score[..], &["--", data, out]].concat()));
+    assert_ok(&run_in(
+        work,
+        "h",
+        &[&score[..], &["--", data, out]].concat(),
+    ));
     let scores = std::fs::read_to_string(Path::new(out).join("scores.csv")).unwrap();
     let f1: Vec<f64> = scores
         .lines()
@@ -107,8 +96,9 @@ fn match_labels_scores_labels_against_annotations() {
         o = other.display()
     );
     std::fs::write(dir.path().join("m.rhai"), script).unwrap();
-    assert_ok(&claimsh(
+    assert_ok(&run_in(
         dir.path(),
+        "h",
         &["m.rhai", "-j", "1", "-q", "--no-progress"],
     ));
     let rows = std::fs::read_to_string(dir.path().join("m.csv")).unwrap();

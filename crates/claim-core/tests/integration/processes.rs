@@ -4,18 +4,11 @@
 //! `CLAIM_CHILD=<role>` set, which makes `child_entry` play that role instead of returning.
 //! Children report on stdout with lines starting `@@`.
 
-use claim_core::{Claimed, Error, Ledger, LedgerOptions};
+use crate::util::{options, skip};
+use claim_core::{Claimed, Error, Ledger};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn options(host: &str, lease_ms: u64) -> LedgerOptions {
-    LedgerOptions {
-        lease: Duration::from_millis(lease_ms),
-        host: host.into(),
-        retry_failed: false,
-    }
-}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
@@ -111,7 +104,12 @@ impl Worker {
     fn start(role: &str, state: &std::path::Path, host: &str, lease_ms: u64) -> WorkerBuilder {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
-            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "processes::child_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("CLAIM_CHILD", role)
             .env("CLAIM_STATE", state)
             .env("CLAIM_HOST", host)
@@ -128,7 +126,7 @@ impl Worker {
             line.clear();
             let n = self.out.read_line(&mut line).unwrap();
             assert!(n > 0, "child exited without reporting");
-            // libtest may print "test child_entry ... " on the same line first.
+            // libtest may print "test processes::child_entry ... " on the same line first.
             if let Some(at) = line.find("@@") {
                 return line[at + 2..].trim().to_string();
             }
@@ -363,8 +361,7 @@ fn nothing_is_stolen(
 
 const HOSTS: [&str; 2] = ["holder", "thief"];
 
-/// Whether `program` runs here. When it does not, say what is skipped and why; with
-/// `CLAIMSH_REQUIRE_ALL_TESTS` set (as `.ci/run` sets it) a missing tool fails the test instead.
+/// Whether `program` runs here; when it does not, the test is skipped ([`skip`]).
 fn have(program: &str, why: &str) -> bool {
     let runs = Command::new(program)
         .arg("--version")
@@ -373,12 +370,7 @@ fn have(program: &str, why: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !runs {
-        let line = format!("skipped: needs `{program}` ({why})");
-        assert!(
-            std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
-            "{line}"
-        );
-        eprintln!("{line}");
+        skip(&format!("needs `{program}`"), why);
     }
     runs
 }
@@ -460,13 +452,7 @@ fn a_live_holder_in_another_pid_namespace_of_the_same_host_keeps_its_claim() {
         .status()
         .is_ok_and(|s| s.success());
     if !root {
-        let line = "skipped: needs `unshare --pid` (root)";
-        assert!(
-            std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
-            "{line}"
-        );
-        eprintln!("{line}");
-        return;
+        return skip("needs `unshare --pid`", "root");
     }
     let same = ["same-name", "same-name"];
     nothing_is_stolen(same, |w| w.in_new_pid_namespace(), as_is, nothing_to_check);

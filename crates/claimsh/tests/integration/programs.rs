@@ -2,32 +2,12 @@
 //! `sh` per item, failures with status and stderr, `--item-timeout` on a hung program and on a
 //! busy Rhai loop, Ctrl-C during `exec`, and `claimsh each` over several "nodes".
 
-mod util;
+use crate::util;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::util::{Running, claimsh, read, run_in, script, text};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use util::{Running, claimsh, text};
-
-fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
-    claimsh()
-        .current_dir(dir)
-        .env("CLAIMSH_HOST", host)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 /// Whether process `pid` (written by a test script) is still alive. Claimsh reaps its children
 /// before it returns from `exec`, so a dead child has no /proc entry at all (a zombie would

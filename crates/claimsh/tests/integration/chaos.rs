@@ -2,7 +2,7 @@
 //! SIGKILL at random moments, over many rounds. Every item ends done exactly once as published,
 //! outputs are never torn or empty, and the survivors finish what the dead held.
 
-mod util;
+use crate::util;
 
 use std::process::Child;
 use std::time::{Duration, Instant};

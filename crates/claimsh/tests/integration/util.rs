@@ -1,14 +1,55 @@
-//! Helpers shared by the integration tests: the built binary and reading `status --json`.
-// Each test binary uses a different subset.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: the built binary, scripts and files in a test's
+//! directory, reading `status --json`, and skipping a test whose tool is missing.
 
-use std::path::Path;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// The claimsh binary under test.
 pub fn claimsh() -> Command {
     Command::new(env!("CARGO_BIN_EXE_claimsh"))
+}
+
+/// `claimsh ARGS` in `dir` as host `host`, waited for.
+pub fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
+    claimsh()
+        .current_dir(dir)
+        .env("CLAIMSH_HOST", host)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Write `body` to `dir/name` (creating its folder); its path.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// The text of `dir/name`; panics naming the file if it cannot be read.
+pub fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The repository's top folder (examples, datasets, scripts, tests/scenarios).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A test that needs something this machine lacks (`what`, and `why` it is missing): prints
+/// one `skipped: ...` line and lets the test pass, or fails it when `CLAIMSH_REQUIRE_ALL_TESTS`
+/// is set (as `.ci/run` sets it, so nothing is skipped there unnoticed).
+pub fn skip(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
+        "{what}: {why}, and CLAIMSH_REQUIRE_ALL_TESTS is set"
+    );
+    println!("skipped: {what} ({why})");
 }
 
 /// Lossy UTF-8 of a process's output.

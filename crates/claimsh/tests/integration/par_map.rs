@@ -1,10 +1,8 @@
 //! `par_map` through the real binary (issue 19): closures that capture values and call script
 //! functions run on per-thread copies, and return exactly what a serial `map` returns.
 
-mod util;
-
+use crate::util::{claimsh, read, text};
 use std::path::Path;
-use util::{claimsh, text};
 
 /// Run `body` as a script in `dir` with one script worker (the pool still uses every core);
 /// returns stderr, asserting success.
@@ -18,10 +16,6 @@ fn run_script(dir: &Path, body: &str) -> String {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stderr)
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap()
 }
 
 #[test]

@@ -1,15 +1,8 @@
 //! The ledger's behaviour within one process: transitions, retries, fencing, blocks, status.
 
+use crate::util::options;
 use claim_core::{Claimed, CleanupScope, Error, Ledger, LedgerOptions};
 use std::time::Duration;
-
-fn options(host: &str, lease_ms: u64) -> LedgerOptions {
-    LedgerOptions {
-        lease: Duration::from_millis(lease_ms),
-        host: host.into(),
-        retry_failed: false,
-    }
-}
 
 fn open(dir: &std::path::Path, host: &str) -> Ledger {
     Ledger::open(dir, options(host, 60_000)).unwrap()

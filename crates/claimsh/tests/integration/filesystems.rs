@@ -6,7 +6,7 @@
 //! Needs root (or fusermount), `/dev/fuse`, libfuse2 and fusepy (Debian: `python3-fusepy`).
 //! Without them each test prints why and passes, unless `CLAIMSH_REQUIRE_ALL_TESTS` is set.
 
-mod util;
+use crate::util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -47,15 +47,6 @@ fn unavailable() -> Option<String> {
         return Some("no Python with fusepy (apt-get install python3-fusepy libfuse2)".into());
     }
     None
-}
-
-fn skip(test: &str, why: &str) {
-    if std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_some() {
-        panic!(
-            "{test}: the FUSE test bed is unavailable ({why}) and CLAIMSH_REQUIRE_ALL_TESTS is set"
-        );
-    }
-    println!("skipped {test}: the FUSE test bed is unavailable ({why})");
 }
 
 fn mounted(mount: &Path) -> bool {
@@ -138,7 +129,7 @@ macro_rules! bed {
         match Bed::start(&[$($switch),*]) {
             Ok(bed) => bed,
             Err(why) => {
-                skip($test, &why);
+                util::skip($test, &format!("the FUSE test bed is unavailable: {why}"));
                 return;
             }
         }
@@ -222,7 +213,9 @@ fn probe_verdict_on_each_switch_of_the_test_bed() {
     for (switches, failing) in cases {
         let bed = match Bed::start(switches) {
             Ok(bed) => bed,
-            Err(why) => return skip(test, &why),
+            Err(why) => {
+                return util::skip(test, &format!("the FUSE test bed is unavailable: {why}"));
+            }
         };
         let (code, report) = check_fs(&bed.dir("probe"));
         assert_eq!(report["fs"]["fs_type"], "fuse.bed", "{report:#}");

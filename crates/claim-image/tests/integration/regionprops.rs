@@ -3,6 +3,7 @@
 //! Every key must agree within 1e-6 relative; bounding boxes, areas and intensities exactly.
 //! Also `gaussian` against `skimage.filters.gaussian` (`scripts/fixtures/gaussian_fixtures.py`).
 
+use crate::real;
 use claim_image::{Image, Labels, RegionProps, load_image, measure, otsu};
 use std::path::PathBuf;
 
@@ -71,10 +72,7 @@ fn labels_and_image(labels: &str, image: &str) -> (Labels, Image) {
 #[test]
 fn coins_otsu_8_connected_equal_scikit_image() {
     let meta = std::fs::read_to_string(fixture("meta.json")).unwrap();
-    let coins = load_image(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/real/coins.png"),
-    )
-    .unwrap();
+    let coins = load_image(&real("coins.png")).unwrap();
     let t = otsu(&coins);
     assert!(
         meta.contains(&format!("\"coins_otsu\": {t:.1}")),
@@ -122,10 +120,7 @@ fn assert_blur_equals(img: &Image, sigma: f64, name: &str) {
 
 #[test]
 fn gaussian_equals_scikit_image() {
-    let coins = load_image(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/real/coins.png"),
-    )
-    .unwrap();
+    let coins = load_image(&real("coins.png")).unwrap();
     let crop = Image::from_fn(64, 48, 8, |r, c| coins.at(100 + r, 120 + c));
     assert_blur_equals(&crop, 1.0, "coins_s1");
     assert_blur_equals(&crop, 2.5, "coins_s2.5");

@@ -2,26 +2,11 @@
 //! directory, failures with positions, compile errors, Ctrl-C, status, cleanup, logs, and the
 //! main example's accuracy against the bundled ground truth.
 
-mod util;
+use crate::util;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use util::{Running, claimsh, text};
-
-fn run_in(dir: &Path, host: &str, args: &[&str]) -> Output {
-    claimsh()
-        .current_dir(dir)
-        .env("CLAIMSH_HOST", host)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, body).unwrap();
-    path
-}
+use crate::util::{Running, claimsh, run_in, script, text};
+use std::path::Path;
+use std::process::Command;
 
 fn status_json(dir: &Path, script: &str) -> serde_json::Value {
     util::status(dir, Some("checker"), &[script])

@@ -1,14 +1,8 @@
 //! The bundled real images (`datasets/real`, see its README) go through the same operations as
 //! the synthetic nuclei, with answers a person can check by eye.
 
+use crate::real;
 use claim_image::{RegionProps, li, load_image, measure};
-use std::path::PathBuf;
-
-fn real(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../datasets/real")
-        .join(name)
-}
 
 /// Load a bundled real image, blur (σ 2), Li threshold, fill holes, drop objects under
 /// `min_area` pixels, label and measure.

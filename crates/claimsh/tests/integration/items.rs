@@ -3,7 +3,7 @@
 //! (`CLAIMSH_HOST`) × 2 workers each. Every run records what it processed; nothing may be
 //! processed twice, and `status` must count each file once.
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 
