@@ -1,7 +1,8 @@
 //! claim-image's integration tests, one binary: `measure` and `gaussian` against scikit-image's
 //! answers (`regionprops`), and the bundled real images through the whole pipeline
-//! (`real_images`).
+//! (`real_images`); channels, expand_labels and per-channel measurements (`channels`).
 
+mod channels;
 mod real_images;
 mod regionprops;
 

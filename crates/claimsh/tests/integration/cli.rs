@@ -572,3 +572,34 @@ fn the_parameter_screen_gathers_exactly_once_across_processes() {
     );
     assert_eq!(logs.matches("running once(gather)").count(), 1, "{logs}");
 }
+
+/// `claimsh status | head -1` and the like: the reader goes away early; claimsh ends quietly
+/// with exit 0 instead of panicking on the broken pipe.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "s.rhai",
+        "for k in claimed([\"a\", \"b\"]) { done(k); }\n",
+    );
+    assert!(run_in(dir.path(), "h", &["s.rhai", "-q"]).status.success());
+    for args in [
+        &["status", "s.rhai"][..],
+        &["api"][..],
+        &["logs", "s.rhai"][..],
+    ] {
+        let mut child = claimsh()
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before claimsh writes
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

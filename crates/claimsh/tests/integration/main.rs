@@ -6,6 +6,7 @@
 //! relies on, one file each. `slurm` needs a cluster and is ignored unless asked for:
 //! `cargo test -p claimsh --test integration -- --include-ignored --test-threads=1 slurm::`.
 
+mod cells;
 mod chaos;
 mod cli;
 mod filesystems;
