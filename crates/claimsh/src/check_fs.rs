@@ -5,7 +5,7 @@
 use crate::exit;
 use crate::stdout::outln;
 use anyhow::Context;
-use claim_core::probe::Check;
+use claim_core::probe::{Check, ProbeReport as Report};
 use std::path::Path;
 
 /// Round trips to the file server of one won per-item claim and its `done` (see claim-core).
@@ -25,6 +25,19 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
             exit::FAILED
         });
     }
+    print_checks(dir, &report);
+    print_mechanisms(&report);
+    if let Some(refusal) = report.refusal(dir) {
+        outln!("verdict: NO LEDGER HERE\n  {refusal}");
+        return Ok(exit::FAILED);
+    }
+    print_advice(&report);
+    outln!("verdict: a claim ledger can live here");
+    Ok(exit::OK)
+}
+
+/// The filesystem, and each property the ledger needs or uses, with its verdict.
+fn print_checks(dir: &Path, report: &Report) {
     let fs = &report.fs;
     outln!(
         "{}: {} filesystem ({} mounted at {}, device {})",
@@ -57,6 +70,10 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
     );
     let rtt = report.round_trip_ms;
     outln!("metadata round trip: {rtt:.3} ms (median stat of a name never seen)");
+}
+
+/// Which filesystem operation does what in the ledger.
+fn print_mechanisms(report: &Report) {
     outln!("mechanisms in use:");
     outln!("  per-item claims       open(O_CREAT|O_EXCL) in claims/");
     outln!("  done / failed         link() the claim into done/ or failed/, then unlink it");
@@ -71,10 +88,11 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
         "  staleness             heartbeats watched for a lease; file-server clock rule {server_clock}"
     );
     outln!("  listings              readdir of claims/, done/, failed/, blocks/, finished/");
-    if let Some(refusal) = report.refusal(dir) {
-        outln!("verdict: NO LEDGER HERE\n  {refusal}");
-        return Ok(exit::FAILED);
-    }
+}
+
+/// The loop form and lease that suit this filesystem's round trip and clock.
+fn print_advice(report: &Report) {
+    let rtt = report.round_trip_ms;
     outln!("advice:");
     let per_item_ms = PER_ITEM_ROUND_TRIPS * rtt;
     let one_percent_s = per_item_ms * 100.0 / 1000.0;
@@ -106,6 +124,4 @@ pub fn check_fs(dir: &Path, json: bool) -> anyhow::Result<i32> {
             "  lease: the default --lease 60 is ample (a heartbeat is one write every lease/4)."
         );
     }
-    outln!("verdict: a claim ledger can live here");
-    Ok(exit::OK)
 }
