@@ -70,7 +70,12 @@ fn main() {
         lap(8, &mut t);
         // Each image's own outputs, as a run writes them (and as scikit-image's side does).
         let stem = path.file_stem().unwrap().to_string_lossy();
-        save_overlay(&raw, &labels, &out.path().join(format!("{stem}_overlay.png"))).unwrap();
+        save_overlay(
+            &raw,
+            &labels,
+            &out.path().join(format!("{stem}_overlay.png")),
+        )
+        .unwrap();
         lap(9, &mut t);
         save_labels(&labels, &out.path().join(format!("{stem}_labels.tif"))).unwrap();
         lap(10, &mut t);

@@ -34,11 +34,17 @@ impl Image {
             let (from, to) = (y.saturating_sub(radius), (y + radius + 1).min(h));
             for row in bottom..to {
                 let line = &self.data[row * w..(row + 1) * w];
-                columns.iter_mut().zip(line).for_each(|(s, &v)| *s += v as f64);
+                columns
+                    .iter_mut()
+                    .zip(line)
+                    .for_each(|(s, &v)| *s += v as f64);
             }
             for row in top..from {
                 let line = &self.data[row * w..(row + 1) * w];
-                columns.iter_mut().zip(line).for_each(|(s, &v)| *s -= v as f64);
+                columns
+                    .iter_mut()
+                    .zip(line)
+                    .for_each(|(s, &v)| *s -= v as f64);
             }
             (top, bottom) = (from, to);
             for x in 0..w {

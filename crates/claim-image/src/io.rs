@@ -118,7 +118,9 @@ pub fn load_stack(path: &Path) -> Result<Vec<Image>> {
 
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
     let format = format_of(path)?;
-    write_beside(path, |tmp| encode(&buffer, tmp, format).map_err(|e| e.to_string()))
+    write_beside(path, |tmp| {
+        encode(&buffer, tmp, format).map_err(|e| e.to_string())
+    })
 }
 
 /// PNG or TIFF, from the file's extension.
@@ -442,11 +444,26 @@ mod tests {
         let (a, b) = (image::open(&png).unwrap(), image::open(&tif).unwrap());
         assert_eq!(a.to_rgb8(), b.to_rgb8(), "PNG (streamed) and TIFF agree");
         let rgb = a.to_rgb8();
-        let gray = |y, x| rgb.get_pixel(x, y).0.iter().all(|&v| v == rgb.get_pixel(x, y).0[0]);
+        let gray = |y, x| {
+            rgb.get_pixel(x, y)
+                .0
+                .iter()
+                .all(|&v| v == rgb.get_pixel(x, y).0[0])
+        };
         assert!(gray(0, 0) && gray(8, 7), "background and inside are gray");
-        assert!(!gray(5, 7) && !gray(8, 4) && !gray(11, 10), "the outline is coloured");
-        assert!(!gray(0, 29) && !gray(10, 26), "an object at the edge is outlined there");
-        assert_ne!(rgb.get_pixel(4, 5), rgb.get_pixel(26, 10), "objects differ in colour");
+        assert!(
+            !gray(5, 7) && !gray(8, 4) && !gray(11, 10),
+            "the outline is coloured"
+        );
+        assert!(
+            !gray(0, 29) && !gray(10, 26),
+            "an object at the edge is outlined there"
+        );
+        assert_ne!(
+            rgb.get_pixel(4, 5),
+            rgb.get_pixel(26, 10),
+            "objects differ in colour"
+        );
         let err = save_overlay(&img, &labels, &dir.path().join("o.jpg")).unwrap_err();
         assert!(err.to_string().contains("o.jpg"), "{err}");
     }

@@ -122,14 +122,19 @@ mod tests {
 
     #[test]
     fn a_window_is_clipped_to_the_image_and_maps_back() {
-        let mask = Image::from_fn(10, 8, 8, |r, c| (r < 3 && c < 4 || r == 6 && c == 8) as u8 as f32)
-            .threshold(0.5);
+        let mask = Image::from_fn(10, 8, 8, |r, c| {
+            (r < 3 && c < 4 || r == 6 && c == 8) as u8 as f32
+        })
+        .threshold(0.5);
         let objects = objects(&mask);
         let corner = window(&mask, &objects[0], 2, true);
         assert_eq!((corner.top, corner.left, corner.width()), (0, 0, 6));
         assert_eq!(corner.mask.height, 5);
         let speck = window(&mask, &objects[1], 2, true);
-        assert_eq!((speck.top, speck.left, speck.mask.width, speck.mask.height), (4, 6, 4, 4));
+        assert_eq!(
+            (speck.top, speck.left, speck.mask.width, speck.mask.height),
+            (4, 6, 4, 4)
+        );
         let i = speck.own.iter().position(|&o| o).unwrap();
         assert_eq!(speck.to_image(i, 10), 6 * 10 + 8);
         let alone = window(&mask, &objects[0], 7, false);

@@ -287,11 +287,18 @@ impl Envelope {
         let mut f = std::mem::take(&mut self.f);
         let part = &mut f[..seen.len()];
         for (f, &d) in part.iter_mut().zip(&row[seen.clone()]) {
-            *f = if d.is_finite() { (d as f64) * (d as f64) } else { FAR };
+            *f = if d.is_finite() {
+                (d as f64) * (d as f64)
+            } else {
+                FAR
+            };
         }
         self.transform(part);
         let from = run.start - seen.start;
-        for (d, &sq) in row[run.clone()].iter_mut().zip(&part[from..from + run.len()]) {
+        for (d, &sq) in row[run.clone()]
+            .iter_mut()
+            .zip(&part[from..from + run.len()])
+        {
             *d = sq.sqrt() as f32;
         }
         self.f = f;
@@ -455,13 +462,7 @@ fn ascending_bits(x: f32) -> u32 {
 /// next; among equals, first come first served. The queue holds one `u64` per pixel: relief in
 /// the high half (order-preserving bits), arrival number (inverted) in the low half; the pixel
 /// each arrival stands for is kept beside it.
-fn flood(
-    relief: &[f32],
-    inside: &[bool],
-    mut labels: Vec<u32>,
-    w: usize,
-    h: usize,
-) -> Vec<u32> {
+fn flood(relief: &[f32], inside: &[bool], mut labels: Vec<u32>, w: usize, h: usize) -> Vec<u32> {
     let mut heap = BinaryHeap::new();
     let mut arrivals: Vec<u32> = Vec::new();
     let key = |i: usize, arrival: usize| {
@@ -514,9 +515,9 @@ mod tests {
             .map(|_| (next(90), next(120), 1.0 + next(11)))
             .collect();
         Image::from_fn(120, 90, 8, |y, x| {
-            let inside = disks.iter().any(|&(cy, cx, r)| {
-                (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2) <= r * r
-            });
+            let inside = disks
+                .iter()
+                .any(|&(cy, cx, r)| (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2) <= r * r);
             inside as u8 as f32
         })
         .threshold(0.5)
@@ -543,7 +544,11 @@ mod tests {
                 };
                 let whole = whole_image_watershed(&mask, &options);
                 assert!(whole.count() > 10, "seed {seed}: a real test");
-                assert_eq!(watershed(&mask, &options), whole, "seed {seed}, sigma {sigma}");
+                assert_eq!(
+                    watershed(&mask, &options),
+                    whole,
+                    "seed {seed}, sigma {sigma}"
+                );
             }
         }
     }
@@ -563,7 +568,11 @@ mod tests {
                 .filter(|&d| d as f64 >= SPECK_RADIUS)
                 .collect();
             thick.sort_by(f32::total_cmp);
-            assert_eq!(typical_radius(&mask), thick[thick.len() / 2] as f64, "seed {seed}");
+            assert_eq!(
+                typical_radius(&mask),
+                thick[thick.len() / 2] as f64,
+                "seed {seed}"
+            );
         }
         assert_eq!(typical_radius(&Mask::new(8, 8)), 0.0);
     }
