@@ -72,9 +72,16 @@ fn main() {
         let rows = measure(&labels, &raw).unwrap();
         std::hint::black_box(rows);
         lap(8, &mut t);
-        save_overlay(&raw, &labels, &out.path().join("o.png")).unwrap();
+        // Each image's own outputs, as a run writes them (and as scikit-image's side does).
+        let stem = path.file_stem().unwrap().to_string_lossy();
+        save_overlay(
+            &raw,
+            &labels,
+            &out.path().join(format!("{stem}_overlay.png")),
+        )
+        .unwrap();
         lap(9, &mut t);
-        save_labels(&labels, &out.path().join("l.tif")).unwrap();
+        save_labels(&labels, &out.path().join(format!("{stem}_labels.tif"))).unwrap();
         lap(10, &mut t);
     }
     let mut total = 0.0;

@@ -6,33 +6,55 @@ use crate::image::{Image, Mask};
 
 impl Image {
     /// Mean over the `(2r+1)²` square window around each pixel, the window clipped at the image
-    /// border (computed from an integral image: the same cost for any radius).
+    /// border (running sums: the same cost for any radius).
     pub fn local_mean(&self, radius: u32) -> Image {
-        let (w, h, r) = (self.width as usize, self.height as usize, radius as usize);
-        let stride = w + 1;
-        let mut sum = vec![0f64; stride * (h + 1)];
-        for y in 0..h {
-            let mut row = 0.0;
-            for x in 0..w {
-                row += self.data[y * w + x] as f64;
-                sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
-            }
-        }
-        let mut data = Vec::with_capacity(w * h);
-        for y in 0..h {
-            let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-            for x in 0..w {
-                let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-                let s = sum[y1 * stride + x1] - sum[y0 * stride + x1] - sum[y1 * stride + x0]
-                    + sum[y0 * stride + x0];
-                data.push((s / ((y1 - y0) * (x1 - x0)) as f64) as f32);
-            }
-        }
+        let mut data = Vec::with_capacity(self.data.len());
+        self.each_row_of_local_means(radius as usize, |_, means| {
+            data.extend(means.iter().map(|&m| m as f32));
+        });
         Image {
             width: self.width,
             height: self.height,
             bit_depth: 32,
             data,
+        }
+    }
+
+    /// Calls `each(y, means)` for each row `y` in order with the row's local means (as
+    /// [`Image::local_mean`]), keeping only one row of sums: memory stays a few rows whatever
+    /// the image size. Column sums over the window's rows are updated as the window slides
+    /// down; each row's window sums are differences of their running total across.
+    fn each_row_of_local_means(&self, radius: usize, mut each: impl FnMut(usize, &[f64])) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut columns = vec![0f64; w];
+        let mut across = vec![0f64; w + 1];
+        let mut means = vec![0f64; w];
+        let (mut top, mut bottom) = (0, 0); // rows top..bottom are in `columns`
+        for y in 0..h {
+            let (from, to) = (y.saturating_sub(radius), (y + radius + 1).min(h));
+            for row in bottom..to {
+                let line = &self.data[row * w..(row + 1) * w];
+                columns
+                    .iter_mut()
+                    .zip(line)
+                    .for_each(|(s, &v)| *s += v as f64);
+            }
+            for row in top..from {
+                let line = &self.data[row * w..(row + 1) * w];
+                columns
+                    .iter_mut()
+                    .zip(line)
+                    .for_each(|(s, &v)| *s -= v as f64);
+            }
+            (top, bottom) = (from, to);
+            for x in 0..w {
+                across[x + 1] = across[x] + columns[x];
+            }
+            for (x, mean) in means.iter_mut().enumerate() {
+                let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(w));
+                *mean = (across[x1] - across[x0]) / ((to - from) * (x1 - x0)) as f64;
+            }
+            each(y, &means);
         }
     }
 
@@ -51,16 +73,15 @@ impl Image {
             )));
         }
         let lo = self.data.iter().copied().fold(f32::INFINITY, f32::min) as f64;
-        let mean = self.local_mean(radius.max(1));
-        let data = self
-            .data
-            .iter()
-            .zip(&mean.data)
-            .map(|(&v, &m)| {
+        let w = self.width as usize;
+        let mut data = Vec::with_capacity(self.data.len());
+        self.each_row_of_local_means(radius.max(1) as usize, |y, means| {
+            let line = &self.data[y * w..(y + 1) * w];
+            data.extend(line.iter().zip(means).map(|(&v, &m)| {
                 let v = v as f64;
-                v > floor && v - lo > (m as f64 - lo) * (1.0 + offset)
-            })
-            .collect();
+                v > floor && v - lo > (m as f32 as f64 - lo) * (1.0 + offset)
+            }));
+        });
         Ok(Mask {
             width: self.width,
             height: self.height,

@@ -10,7 +10,8 @@ impl Image {
     /// Gaussian blur with standard deviation `sigma` (pixels); the result is floating point in
     /// the image's units. scikit-image's `gaussian(img, sigma, preserve_range=True)` (tested
     /// within 1e-4): kernel radius `int(4 sigma + 0.5)`, edge pixels repeated beyond the border.
-    /// Separable, each pass a sum of shifted rows (vectorises), in f32.
+    /// Separable like scipy's (down the columns, then across), one output row at a time: each
+    /// pass a sum of shifted rows (vectorises), in f32, with one row of scratch memory.
     pub fn gaussian(&self, sigma: f64) -> Result<Image> {
         if !(sigma > 0.0 && sigma.is_finite()) {
             return Err(Error::Argument(format!(
@@ -20,23 +21,22 @@ impl Image {
         let kernel = gaussian_kernel(sigma);
         let r = kernel.len() / 2;
         let (w, h) = (self.width as usize, self.height as usize);
-        let mut across = vec![0f32; w * h];
+        let mut data = vec![0f32; w * h];
         let mut padded = vec![0f32; w + 2 * r];
-        for (src, dst) in self.data.chunks(w.max(1)).zip(across.chunks_mut(w.max(1))) {
-            padded[..r].fill(src[0]);
-            padded[r..r + w].copy_from_slice(src);
-            padded[r + w..].fill(src[w - 1]);
+        for (y, dst) in data.chunks_mut(w.max(1)).enumerate() {
+            let down = &mut padded[r..r + w];
+            down.fill(0.0);
             for (j, &k) in kernel.iter().enumerate() {
-                for (d, &v) in dst.iter_mut().zip(&padded[j..j + w]) {
+                let from = (y + j).saturating_sub(r).min(h - 1);
+                for (d, &v) in down.iter_mut().zip(&self.data[from * w..(from + 1) * w]) {
                     *d += k * v;
                 }
             }
-        }
-        let mut data = vec![0f32; w * h];
-        for (y, dst) in data.chunks_mut(w.max(1)).enumerate() {
+            let (first, last) = (padded[r], padded[r + w - 1]);
+            padded[..r].fill(first);
+            padded[r + w..].fill(last);
             for (j, &k) in kernel.iter().enumerate() {
-                let from = (y + j).saturating_sub(r).min(h - 1);
-                for (d, &v) in dst.iter_mut().zip(&across[from * w..(from + 1) * w]) {
+                for (d, &v) in dst.iter_mut().zip(&padded[j..j + w]) {
                     *d += k * v;
                 }
             }

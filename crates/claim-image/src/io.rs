@@ -79,30 +79,42 @@ pub fn load_stack(path: &Path) -> Result<Vec<Image>> {
 }
 
 fn save(buffer: DynamicImage, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-    }
+    let format = format_of(path)?;
+    write_beside(path, |tmp| {
+        encode(&buffer, tmp, format).map_err(|e| e.to_string())
+    })
+}
+
+/// PNG or TIFF, from the file's extension.
+fn format_of(path: &Path) -> Result<image::ImageFormat> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "png" | "tif" | "tiff") {
-        return Err(file_error(
+    match ext.as_str() {
+        "png" => Ok(image::ImageFormat::Png),
+        "tif" | "tiff" => Ok(image::ImageFormat::Tiff),
+        _ => Err(file_error(
             path,
             "unsupported format: use .png, .tif or .tiff",
-        ));
+        )),
     }
-    let format = if ext == "png" {
-        image::ImageFormat::Png
-    } else {
-        image::ImageFormat::Tiff
-    };
-    // Write next to the target and rename, so readers never see a half-written image. The
-    // temporary name is unique to this write (process, counter, clock): two workers saving the
-    // same output at once (a redone item) must not rename each other's file away.
+}
+
+/// Run `write` on a temporary file next to `path` (its folder created if missing), then rename
+/// it to `path`, so readers never see a half-written image. The temporary name is unique to
+/// this write (process, counter, clock): two workers saving the same output at once (a redone
+/// item) must not rename each other's file away.
+fn write_beside(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
     let tmp = temporary_beside(path);
-    let written = encode(&buffer, &tmp, format)
+    let written = write(&tmp)
         .map_err(|e| file_error(path, e))
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e)));
     if written.is_err() {
@@ -193,9 +205,24 @@ pub fn save_image_u16(img: &Image, path: &Path) -> Result<()> {
         .iter()
         .map(|&v| v.round().clamp(0.0, 65535.0) as u16)
         .collect();
-    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(img.width, img.height, data)
-        .expect("size matches");
-    save(DynamicImage::ImageLuma16(buffer), path)
+    save_u16(img.width, img.height, data, path)
+}
+
+/// A 16-bit grayscale PNG or TIFF; TIFFs straight through the `tiff` encoder (the label image
+/// of every item is one: no second copy of the pixels on the way).
+fn save_u16(width: u32, height: u32, data: Vec<u16>, path: &Path) -> Result<()> {
+    if format_of(path)? == image::ImageFormat::Png {
+        let buffer =
+            ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(width, height, data).expect("size");
+        return save(DynamicImage::ImageLuma16(buffer), path);
+    }
+    write_beside(path, |tmp| {
+        use tiff::encoder::{TiffEncoder, colortype::Gray16};
+        let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
+        TiffEncoder::new(std::io::BufWriter::new(file))
+            .and_then(|mut tiff| tiff.write_image::<Gray16>(width, height, &data))
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Save a mask as 8-bit 0/255.
@@ -208,54 +235,121 @@ pub fn save_mask(mask: &Mask, path: &Path) -> Result<()> {
 
 /// Save labels as a 16-bit image (more than 65535 objects is an error).
 pub fn save_labels(labels: &Labels, path: &Path) -> Result<()> {
-    if labels.count() > u16::MAX as u32 {
+    let mut largest = 0;
+    let data = labels
+        .data
+        .iter()
+        .map(|&l| {
+            largest = largest.max(l);
+            l as u16
+        })
+        .collect();
+    if largest > u16::MAX as u32 {
         return Err(file_error(
             path,
             "more than 65535 labels do not fit a 16-bit image",
         ));
     }
-    let data = labels.data.iter().map(|&l| l as u16).collect();
-    let buffer = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(labels.width, labels.height, data)
-        .expect("size matches");
-    save(DynamicImage::ImageLuma16(buffer), path)
+    save_u16(labels.width, labels.height, data, path)
 }
 
-/// An RGB PNG: the image contrast-stretched (0.5–99.5 percentile), each object's outline drawn in
-/// its own colour.
+/// An RGB image (PNG, or TIFF by the extension): the image contrast-stretched (0.5–99.5
+/// percentile), each object's outline drawn in its own colour. A PNG is encoded row by row as
+/// the rows are drawn, so memory stays a few rows whatever the image size.
 pub fn save_overlay(img: &Image, labels: &Labels, path: &Path) -> Result<()> {
     if (img.width, img.height) != (labels.width, labels.height) {
         return Err(Error::Argument(
             "save_overlay: image and labels differ in size".into(),
         ));
     }
-    let (lo, hi) = percentiles_05_995(img);
-    let hi = hi.max(lo + 1.0);
-    let (w, h) = (img.width as i64, img.height as i64);
-    let mut out = ImageBuffer::<Rgb<u8>, Vec<u8>>::new(img.width, img.height);
-    for r in 0..h {
-        for c in 0..w {
-            let i = (r * w + c) as usize;
-            let l = labels.data[i];
-            let edge = l > 0
-                && [(-1, 0), (1, 0), (0, -1), (0, 1)].iter().any(|&(dr, dc)| {
-                    let (rr, cc) = (r + dr, c + dc);
-                    rr < 0
-                        || cc < 0
-                        || rr >= h
-                        || cc >= w
-                        || labels.data[(rr * w + cc) as usize] != l
-                });
-            let pixel = if edge {
-                let hue = (l.wrapping_mul(2654435761) >> 8) as f32 / 16777216.0;
-                hsv(hue)
-            } else {
-                let g = (((img.data[i] - lo) / (hi - lo)).clamp(0.0, 1.0) * 255.0) as u8;
-                [g, g, g]
-            };
-            out.put_pixel(c as u32, r as u32, Rgb(pixel));
+    let overlay = Overlay::new(img, labels);
+    let (w, h) = (img.width as usize, img.height as usize);
+    if format_of(path)? == image::ImageFormat::Tiff {
+        let mut out = vec![0u8; 3 * w * h];
+        for (r, line) in out.chunks_mut(3 * w.max(1)).enumerate().take(h) {
+            overlay.row(r, line);
+        }
+        let buffer = ImageBuffer::<Rgb<u8>, Vec<u8>>::from_raw(img.width, img.height, out)
+            .expect("size matches");
+        return save(DynamicImage::ImageRgb8(buffer), path);
+    }
+    write_beside(path, |tmp| {
+        stream_png(tmp, img.width, img.height, |r, line| overlay.row(r, line))
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Write an 8-bit RGB PNG whose row `r` `draw(r, row)` fills (fast compression, as `encode`).
+fn stream_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    draw: impl Fn(usize, &mut [u8]),
+) -> std::result::Result<(), png::EncodingError> {
+    use std::io::Write as _;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::Filter::Adaptive);
+    let mut stream = encoder.write_header()?.into_stream_writer()?;
+    let mut line = vec![0u8; 3 * width as usize];
+    for r in 0..height as usize {
+        draw(r, &mut line);
+        stream.write_all(&line)?;
+    }
+    stream.finish()
+}
+
+/// How an overlay's pixels are drawn.
+struct Overlay<'a> {
+    img: &'a Image,
+    labels: &'a Labels,
+    lo: f32,
+    hi: f32,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(img: &'a Image, labels: &'a Labels) -> Overlay<'a> {
+        let (lo, hi) = percentiles_05_995(img);
+        Overlay {
+            img,
+            labels,
+            lo,
+            hi: hi.max(lo + 1.0),
         }
     }
-    save(DynamicImage::ImageRgb8(out), path)
+
+    /// Row `r` as RGB bytes: outline pixels (a 4-neighbour with another label, or the image
+    /// edge) in their object's colour, the rest gray.
+    fn row(&self, r: usize, out: &mut [u8]) {
+        let (w, h) = (self.img.width as usize, self.img.height as usize);
+        let labels = &self.labels.data;
+        let here = &labels[r * w..(r + 1) * w];
+        let above = (r > 0).then(|| &labels[(r - 1) * w..r * w]);
+        let below = (r + 1 < h).then(|| &labels[(r + 1) * w..(r + 2) * w]);
+        let values = &self.img.data[r * w..(r + 1) * w];
+        let scale = 1.0 / (self.hi - self.lo);
+        for (c, pixel) in out.chunks_exact_mut(3).enumerate() {
+            let l = here[c];
+            let differs = |line: Option<&[u32]>| line.is_none_or(|line| line[c] != l);
+            let edge = l > 0
+                && (c == 0
+                    || c + 1 == w
+                    || here[c - 1] != l
+                    || here[c + 1] != l
+                    || differs(above)
+                    || differs(below));
+            let rgb = if edge {
+                hsv((l.wrapping_mul(2654435761) >> 8) as f32 / 16777216.0)
+            } else {
+                let g = (((values[c] - self.lo) * scale).clamp(0.0, 1.0) * 255.0) as u8;
+                [g, g, g]
+            };
+            pixel.copy_from_slice(&rgb);
+        }
+    }
 }
 
 fn hsv(h: f32) -> [u8; 3] {
@@ -302,6 +396,54 @@ mod tests {
         std::fs::write(&path, "hello").unwrap();
         let err = load_stack(&path).unwrap_err().to_string();
         assert!(err.contains("not.tif") && err.contains("TIFF"), "{err}");
+    }
+
+    #[test]
+    fn an_overlay_outlines_each_object_in_colour_over_the_gray_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = Image::from_fn(30, 20, 16, |y, x| (100 + 10 * x + y) as f32);
+        let labels = Labels {
+            width: 30,
+            height: 20,
+            data: (0..600)
+                .map(|i| {
+                    let (y, x) = (i / 30, i % 30);
+                    if (5..12).contains(&y) && (4..11).contains(&x) {
+                        1
+                    } else {
+                        u32::from(x >= 26) * 2
+                    }
+                })
+                .collect(),
+        };
+        let (png, tif) = (dir.path().join("o.png"), dir.path().join("o.tif"));
+        save_overlay(&img, &labels, &png).unwrap();
+        save_overlay(&img, &labels, &tif).unwrap();
+        let (a, b) = (image::open(&png).unwrap(), image::open(&tif).unwrap());
+        assert_eq!(a.to_rgb8(), b.to_rgb8(), "PNG (streamed) and TIFF agree");
+        let rgb = a.to_rgb8();
+        let gray = |y, x| {
+            rgb.get_pixel(x, y)
+                .0
+                .iter()
+                .all(|&v| v == rgb.get_pixel(x, y).0[0])
+        };
+        assert!(gray(0, 0) && gray(8, 7), "background and inside are gray");
+        assert!(
+            !gray(5, 7) && !gray(8, 4) && !gray(11, 10),
+            "the outline is coloured"
+        );
+        assert!(
+            !gray(0, 29) && !gray(10, 26),
+            "an object at the edge is outlined there"
+        );
+        assert_ne!(
+            rgb.get_pixel(4, 5),
+            rgb.get_pixel(26, 10),
+            "objects differ in colour"
+        );
+        let err = save_overlay(&img, &labels, &dir.path().join("o.jpg")).unwrap_err();
+        assert!(err.to_string().contains("o.jpg"), "{err}");
     }
 
     #[test]

@@ -56,6 +56,11 @@ impl Components {
         Components { runs, root }
     }
 
+    /// Number of runs (indices of [`Components::each`]'s roots are below this).
+    pub(crate) fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
     /// Pixels per root run (indexed by run; 0 for runs that are not roots).
     pub(crate) fn areas(&self) -> Vec<usize> {
         let mut area = vec![0; self.runs.len()];

@@ -37,6 +37,7 @@ mod io;
 mod labels;
 mod matching;
 mod measure;
+mod objects;
 mod union_find;
 mod watershed;
 
