@@ -16,7 +16,7 @@ impl Image {
             width: self.width,
             height: self.height,
             bit_depth: 32,
-            data,
+            data: data.into(),
         }
     }
 

@@ -375,6 +375,6 @@ fn read_page<R: std::io::Read + std::io::Seek>(
         width,
         height,
         bit_depth,
-        data,
+        data: data.into(),
     })
 }

@@ -159,20 +159,20 @@ mod tests {
         Labels {
             width: rows[0].len() as u32,
             height: rows.len() as u32,
-            data: rows.concat(),
+            data: rows.concat().into(),
         }
     }
 
     #[test]
     fn scikit_image_docstring_examples() {
         let line = labels(&[&[0, 1, 0, 0, 0, 0, 2]]);
-        assert_eq!(expand_labels(&line, 1.0).data, [1, 1, 1, 0, 0, 2, 2]);
-        assert_eq!(expand_labels(&line, 3.0).data, [1, 1, 1, 1, 2, 2, 2]);
+        assert_eq!(expand_labels(&line, 1.0).pixels(), [1, 1, 1, 0, 0, 2, 2]);
+        assert_eq!(expand_labels(&line, 3.0).pixels(), [1, 1, 1, 1, 2, 2, 2]);
         let tied = labels(&[&[0, 1, 0, 2, 0]]);
-        assert_eq!(expand_labels(&tied, 1.0).data, [1, 1, 1, 2, 2]);
+        assert_eq!(expand_labels(&tied, 1.0).pixels(), [1, 1, 1, 2, 2]);
         let grid = labels(&[&[0, 1, 0, 0], &[2, 0, 0, 0], &[0, 3, 0, 0]]);
         assert_eq!(
-            expand_labels(&grid, 1.0).data,
+            expand_labels(&grid, 1.0).pixels(),
             [2, 1, 1, 0, 2, 2, 0, 0, 2, 3, 3, 0]
         );
     }
@@ -181,7 +181,7 @@ mod tests {
     fn the_ring_is_the_growth_only_with_the_objects_labels() {
         let dot = labels(&[&[0, 0, 0, 0, 0], &[0, 0, 7, 0, 0], &[0, 0, 0, 0, 0]]);
         let ring = ring(&dot, 1.0);
-        assert_eq!(ring.data, [0, 0, 7, 0, 0, 0, 7, 0, 7, 0, 0, 0, 7, 0, 0]);
+        assert_eq!(ring.pixels(), [0, 0, 7, 0, 0, 0, 7, 0, 7, 0, 0, 0, 7, 0, 0]);
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Image {
             width: self.width,
             height: self.height,
             bit_depth: 32,
-            data,
+            data: data.into(),
         })
     }
 
@@ -73,7 +73,7 @@ impl Image {
             }
         }
         Ok(Image {
-            data: out,
+            data: out.into(),
             ..self.clone()
         })
     }
@@ -420,7 +420,7 @@ mod tests {
             width: 12,
             height: 1,
             bit_depth: 16,
-            data: values.to_vec(),
+            data: values.to_vec().into(),
         };
         assert_eq!(otsu(&img), 101.0);
         assert_eq!(img.threshold(otsu(&img)).area(), 6);
@@ -477,7 +477,7 @@ mod tests {
             width: 10,
             height: 1,
             bit_depth: 16,
-            data: vec![0., 1., 1., 1., 2., 3., 3., 3., 3., 3.],
+            data: vec![0., 1., 1., 1., 2., 3., 3., 3., 3., 3.].into(),
         };
         assert_eq!(otsu(&img), 1.0);
     }

@@ -3,6 +3,7 @@
 //! `from_pixels` checks the size.
 
 use crate::{Error, Result};
+use std::sync::Arc;
 
 /// A grayscale image. Values are kept as `f32` in the image's own units (0..65535 for 16-bit);
 /// `bit_depth` is 8 or 16 for integer images as loaded, 32 once filtered to floating point.
@@ -15,7 +16,7 @@ pub struct Image {
     /// 8, 16 (integer values) or 32 (floating point).
     pub(crate) bit_depth: u8,
     /// Row-major pixel values.
-    pub(crate) data: Vec<f32>,
+    pub(crate) data: Pixels<f32>,
 }
 
 /// A binary mask (row-major, `true` = foreground).
@@ -37,7 +38,53 @@ pub struct Labels {
     /// Height.
     pub(crate) height: u32,
     /// Row-major labels.
-    pub(crate) data: Vec<u32>,
+    pub(crate) data: Pixels<u32>,
+}
+
+/// A pixel buffer shared between copies until one of them changes it: Rhai copies values
+/// freely (function arguments, `let b = a;`), and a 4096² image is 64 MiB.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Pixels<T>(Arc<Vec<T>>);
+
+impl<T> From<Vec<T>> for Pixels<T> {
+    fn from(values: Vec<T>) -> Self {
+        Pixels(Arc::new(values))
+    }
+}
+
+impl<T> FromIterator<T> for Pixels<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(values: I) -> Self {
+        Pixels(Arc::new(values.into_iter().collect()))
+    }
+}
+
+impl<T> std::ops::Deref for Pixels<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T: Clone> std::ops::DerefMut for Pixels<T> {
+    /// The buffer to change, copied first if another value shares it.
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Pixels<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<T: Clone> From<Pixels<T>> for Vec<T> {
+    /// The values, taken out (copied only if shared).
+    fn from(pixels: Pixels<T>) -> Vec<T> {
+        Arc::try_unwrap(pixels.0).unwrap_or_else(|shared| (*shared).clone())
+    }
 }
 
 /// The pixel count `width × height`, or an error naming `what` if `len` differs from it.
@@ -70,8 +117,9 @@ macro_rules! size_accessors {
         }
 
         /// The row-major pixel buffer, taken out.
+        #[allow(clippy::useless_conversion)] // a Vec for masks, shared Pixels otherwise
         pub fn into_pixels(self) -> Vec<$pixel> {
-            self.data
+            self.data.into()
         }
     };
 }
@@ -92,7 +140,7 @@ impl Image {
             width,
             height,
             bit_depth,
-            data,
+            data: data.into(),
         })
     }
 
@@ -113,7 +161,7 @@ impl Image {
             width,
             height,
             bit_depth,
-            data,
+            data: data.into(),
         }
     }
 
@@ -176,7 +224,7 @@ impl Labels {
         Ok(Labels {
             width,
             height,
-            data,
+            data: data.into(),
         })
     }
 

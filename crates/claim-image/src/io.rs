@@ -55,7 +55,7 @@ pub fn load_image(path: &Path) -> Result<Image> {
         width,
         height,
         bit_depth,
-        data,
+        data: data.into(),
     })
 }
 

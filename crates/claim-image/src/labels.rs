@@ -134,7 +134,7 @@ impl Mask {
         Labels {
             width: self.width,
             height: self.height,
-            data,
+            data: data.into(),
         }
     }
 }
@@ -187,7 +187,7 @@ mod tests {
                 };
                 let want = connected_components(&gray, conn, Luma([0u8])).into_raw();
                 assert_eq!(
-                    mask.label(connectivity).data,
+                    mask.label(connectivity).pixels(),
                     want,
                     "{w}x{h} density {density}, {connectivity}-connected"
                 );

@@ -105,7 +105,7 @@ impl Labels {
         Ok(Labels {
             width: img.width,
             height: img.height,
-            data,
+            data: data.into(),
         })
     }
 }
@@ -118,7 +118,7 @@ mod tests {
         Labels {
             width: w,
             height: rows.len() as u32,
-            data: rows.concat(),
+            data: rows.concat().into(),
         }
     }
 

@@ -590,7 +590,7 @@ mod tests {
         let labels = Labels {
             width: 3,
             height: 3,
-            data: vec![0, 0, 0, 0, 1, 0, 0, 0, 0],
+            data: vec![0, 0, 0, 0, 1, 0, 0, 0, 0].into(),
         };
         let img = Image::from_fn(3, 3, 8, |_, _| 5.0);
         let props = measure(&labels, &img).unwrap();

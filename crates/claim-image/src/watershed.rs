@@ -91,7 +91,7 @@ pub fn watershed(mask: &Mask, options: &WatershedOptions) -> Labels {
     Labels {
         width: mask.width,
         height: mask.height,
-        data: labels,
+        data: labels.into(),
     }
 }
 
@@ -192,7 +192,7 @@ pub fn typical_radius(mask: &Mask) -> f64 {
         .iter()
         .map(|spans| {
             let win = window(mask, spans, 1, false);
-            distance(&win.mask).data.into_iter().fold(0.0, f32::max)
+            distance(&win.mask).data.iter().copied().fold(0.0, f32::max)
         })
         .collect();
     let mut radii: Vec<f32> = all
@@ -254,7 +254,7 @@ fn distance(mask: &Mask) -> Image {
         width: mask.width,
         height: mask.height,
         bit_depth: 32,
-        data,
+        data: data.into(),
     }
 }
 
@@ -364,7 +364,7 @@ fn split(
     Labels {
         width: mask.width,
         height: mask.height,
-        data: flood(relief, &mask.data, markers, w, h),
+        data: flood(relief, &mask.data, markers, w, h).into(),
     }
 }
 
