@@ -87,8 +87,10 @@ pub enum Command {
     Slurm(SlurmArgs),
 }
 
-/// Which ledger a command looks at.
+/// Which ledger a command looks at: a script's (its default state directory) or `--state DIR`;
+/// clap refuses neither (a usage error, exit 2).
 #[derive(Args, Debug)]
+#[group(required = true, multiple = true)]
 pub struct StateTarget {
     /// The script whose ledger to inspect (its default state directory).
     script: Option<PathBuf>,
@@ -98,12 +100,12 @@ pub struct StateTarget {
 }
 
 impl StateTarget {
-    /// The state directory this target names.
-    pub fn dir(&self) -> Result<PathBuf, String> {
+    /// The state directory this target names (`--state` wins over the script's).
+    pub fn dir(&self) -> PathBuf {
         match (&self.state, &self.script) {
-            (Some(dir), _) => Ok(dir.clone()),
-            (None, Some(script)) => Ok(default_state(script)),
-            (None, None) => Err("give a SCRIPT or --state DIR".into()),
+            (Some(dir), _) => dir.clone(),
+            (None, Some(script)) => default_state(script),
+            (None, None) => unreachable!("clap requires a SCRIPT or --state"),
         }
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use claim_core::{CleanupScope, Ledger, LedgerOptions};
 
 pub fn open(target: &StateTarget) -> anyhow::Result<Ledger> {
-    let dir = target.dir().map_err(anyhow::Error::msg)?;
+    let dir = target.dir();
     if !dir.join("FORMAT").exists() {
         anyhow::bail!(
             "{} holds no claim ledger yet (has the script run?)",
@@ -19,7 +19,7 @@ pub fn open(target: &StateTarget) -> anyhow::Result<Ledger> {
 
 /// The ledger of `once(...)` steps beside the items' one, if any step ran.
 pub fn open_once(target: &StateTarget) -> anyhow::Result<Option<Ledger>> {
-    let dir = target.dir().map_err(anyhow::Error::msg)?;
+    let dir = target.dir();
     let once = dir.join(crate::worker::ONCE_DIR);
     once.join("FORMAT")
         .exists()
@@ -40,7 +40,7 @@ pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<
     if all {
         // Without opening it: a ledger of an older format is refused by `open`, and this is
         // what its message tells the user to run.
-        let dir = target.dir().map_err(anyhow::Error::msg)?;
+        let dir = target.dir();
         Ledger::remove_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
         outln!("removed {}", dir.display());
         return Ok(EXIT_OK);
@@ -61,7 +61,7 @@ pub fn cleanup(target: &StateTarget, failed: bool, all: bool) -> anyhow::Result<
 }
 
 pub fn logs(target: &StateTarget, item: Option<String>) -> anyhow::Result<i32> {
-    let dir = target.dir().map_err(anyhow::Error::msg)?.join("logs");
+    let dir = target.dir().join("logs");
     match item {
         Some(item) => {
             for line in claim_log::lines_about(&dir, &item)? {

@@ -135,7 +135,7 @@ fn watch_status(target: &StateTarget) -> anyhow::Result<i32> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let dir = target.dir().map_err(anyhow::Error::msg)?;
+    let dir = target.dir();
     let terminal = std::io::stdout().is_terminal();
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {

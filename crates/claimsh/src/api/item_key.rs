@@ -2,7 +2,7 @@
 //! `claimed(grid(#{growth: [..], capacity: [..]}))` can hand the script the maps themselves.
 //!
 //! The form is part of the ledger's stable naming: changing it renames every such item on disk.
-//! `tests/item_key.rs` pins it with golden values.
+//! The `golden_keys` test below pins it.
 //!
 //! # The form
 //!
