@@ -18,7 +18,7 @@ pub struct WatershedOptions {
     pub sigma: f64,
     /// A maximum must be at least this far (pixels) from the object edge to seed an object.
     pub min_distance: f64,
-    /// h-maxima depth: a maximum seeds its own object only if it rises at least `h` above the
+    /// h-maxima depth: a maximum seeds its own object only if it rises more than `h` above the
     /// saddle joining it to a higher maximum (larger = fewer splits). By shape in pixels of
     /// distance; by intensity as a log ratio (0.05 ≈ the valley is 5% darker than the dimmer
     /// peak).
@@ -426,7 +426,7 @@ fn h_maxima(
             } else {
                 (b, a)
             };
-            if !kept[lo] && (relief[lo] - relief[i]) as f64 >= depth && deep_enough(lo) {
+            if !kept[lo] && (relief[lo] - relief[i]) as f64 > depth && deep_enough(lo) {
                 kept[lo] = true;
             }
             parent[lo] = hi as u32;
@@ -713,5 +713,23 @@ mod tests {
     fn keeps_a_single_disk_whole() {
         let mask = disks(&[(40.0, 40.0)], 12.0);
         assert_eq!(watershed(&mask, &WatershedOptions::default()).count(), 1);
+    }
+
+    /// `h: 0` keeps every regional maximum, but a flat ridge (a bar's centre line, all at one
+    /// distance from the edge) is one maximum, not one per pixel.
+    #[test]
+    fn a_flat_ridge_is_one_maximum_even_with_h_zero() {
+        let bar = Mask::from_pixels(
+            40,
+            9,
+            (0..360).map(|i| (2..7).contains(&(i / 40))).collect(),
+        )
+        .unwrap();
+        let options = WatershedOptions {
+            sigma: 0.0,
+            min_distance: 0.0,
+            h: 0.0,
+        };
+        assert_eq!(watershed(&bar, &options).count(), 1);
     }
 }
