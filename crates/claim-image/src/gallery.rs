@@ -204,26 +204,7 @@ fn card_html(
         if flagged.is_some() { " outlier" } else { "" },
         outlier.as_ref().map_or(0.0, |o| o.z),
     );
-    match thumbnail {
-        Ok(uri) => {
-            let _ = write!(
-                html,
-                " data-thumb=\"loading\"><img src=\"{uri}\" alt=\"{name}\" \
-                 onload=\"this.closest('.card').dataset.thumb='loaded'\" \
-                 onerror=\"this.closest('.card').dataset.thumb='broken'\">",
-                name = escape(&card.name)
-            );
-        }
-        Err(why) => {
-            let _ = write!(
-                html,
-                " data-thumb=\"missing\"><div class=\"missing\">missing overlay<br><small>{}: \
-                 {}</small></div>",
-                escape(&card.overlay.display().to_string()),
-                escape(why)
-            );
-        }
-    }
+    html.push_str(&thumbnail_html(card, thumbnail));
     let _ = write!(html, "<h2>{}</h2>", escape(&card.name));
     if let Some(o) = flagged {
         let _ = write!(
@@ -233,7 +214,33 @@ fn card_html(
             o.z
         );
     }
-    html.push_str("<table>");
+    html.push_str(&table_html(card));
+    html.push_str("</article>\n");
+    html
+}
+
+/// The card's thumbnail, marked `data-thumb` loading → loaded/broken by the browser, or a
+/// visible "missing overlay" placeholder saying why.
+fn thumbnail_html(card: &Card, thumbnail: &std::result::Result<String, String>) -> String {
+    match thumbnail {
+        Ok(uri) => format!(
+            " data-thumb=\"loading\"><img src=\"{uri}\" alt=\"{name}\" \
+             onload=\"this.closest('.card').dataset.thumb='loaded'\" \
+             onerror=\"this.closest('.card').dataset.thumb='broken'\">",
+            name = escape(&card.name)
+        ),
+        Err(why) => format!(
+            " data-thumb=\"missing\"><div class=\"missing\">missing overlay<br><small>{}: \
+             {}</small></div>",
+            escape(&card.overlay.display().to_string()),
+            escape(why)
+        ),
+    }
+}
+
+/// The card's columns as a table whose cells carry their sort values.
+fn table_html(card: &Card) -> String {
+    let mut html = String::from("<table>");
     let _ = write!(
         html,
         "<tr hidden><th>image</th><td data-col=\"image\" data-v=\"{}\"></td></tr>",
@@ -257,7 +264,7 @@ fn card_html(
             n = escape(name),
         );
     }
-    html.push_str("</table></article>\n");
+    html.push_str("</table>");
     html
 }
 
