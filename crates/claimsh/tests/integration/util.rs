@@ -49,7 +49,10 @@ pub fn skip(what: &str, why: &str) {
         std::env::var_os("CLAIMSH_REQUIRE_ALL_TESTS").is_none(),
         "{what}: {why}, and CLAIMSH_REQUIRE_ALL_TESTS is set"
     );
-    println!("skipped: {what} ({why})");
+    // Straight to stderr, not through `eprintln!`, which the test harness captures and hides
+    // for a passing test: the line must show in a plain `cargo test`.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {what} ({why})");
 }
 
 /// Lossy UTF-8 of a process's output.
