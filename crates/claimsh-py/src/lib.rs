@@ -209,6 +209,28 @@ struct Inner {
 static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
 
 impl Inner {
+    /// Claim `key` (skipped as done if `output` exists) and hold it if won; `caller` names the
+    /// Python call in the error for a key this process holds already.
+    fn claim_and_hold(&self, caller: &str, key: String, output: Option<&Path>) -> PyResult<bool> {
+        if lock(&self.held).contains_key(&key) {
+            return Err(ClaimshError::new_err(format!(
+                "{caller}({key:?}): this process holds {key:?} already"
+            )));
+        }
+        let claimed = match output {
+            Some(path) => self.ledger.claim_unless_exists(&key, path),
+            None => self.ledger.claim(&key),
+        }
+        .map_err(ledger_error)?;
+        Ok(match claimed {
+            Claimed::Won(claim) => {
+                lock(&self.held).insert(key, claim);
+                true
+            }
+            _ => false,
+        })
+    }
+
     fn open_walks(&self) -> Vec<Arc<Mutex<Walk>>> {
         let mut walks = lock(&self.walks);
         walks.retain(|w| w.strong_count() > 0);
@@ -400,25 +422,7 @@ impl PyLedger {
     ) -> PyResult<bool> {
         let key = key_of(key)?;
         let inner = self.inner.clone();
-        py.detach(move || {
-            if lock(&inner.held).contains_key(&key) {
-                return Err(ClaimshError::new_err(format!(
-                    "claim({key:?}): this process holds {key:?} already"
-                )));
-            }
-            let claimed = match &output {
-                Some(path) => inner.ledger.claim_unless_exists(&key, path),
-                None => inner.ledger.claim(&key),
-            }
-            .map_err(ledger_error)?;
-            Ok(match claimed {
-                Claimed::Won(claim) => {
-                    lock(&inner.held).insert(key, claim);
-                    true
-                }
-                _ => false,
-            })
-        })
+        py.detach(move || inner.claim_and_hold("claim", key, output.as_deref()))
     }
 
     /// Publish a claimed item as done.
@@ -696,23 +700,7 @@ impl PyItem {
             if inner.open_walks().iter().any(|w| lock(w).current_is(&key)) {
                 return Ok(true);
             }
-            if lock(&inner.held).contains_key(&key) {
-                return Err(ClaimshError::new_err(format!(
-                    "item({key:?}): this process holds {key:?} already"
-                )));
-            }
-            let claimed = match &output {
-                Some(path) => inner.ledger.claim_unless_exists(&key, Path::new(path)),
-                None => inner.ledger.claim(&key),
-            }
-            .map_err(ledger_error)?;
-            Ok(match claimed {
-                Claimed::Won(claim) => {
-                    lock(&inner.held).insert(key, claim);
-                    true
-                }
-                _ => false,
-            })
+            inner.claim_and_hold("item", key, output.as_deref())
         })?;
         *lock(&self.won) = won;
         Ok(won)

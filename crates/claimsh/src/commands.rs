@@ -92,9 +92,6 @@ pub fn api(json: bool) -> anyhow::Result<i32> {
     } else {
         crate::api::reference::markdown()
     };
-    // Piped into `head`, the reader may stop early: that is no error.
-    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(EXIT_OK),
-    }
+    outln!("{}", text.trim_end_matches('\n'));
+    Ok(EXIT_OK)
 }

@@ -39,21 +39,6 @@ fn projection(options: &Map) -> R<ZProjection> {
     Ok(z)
 }
 
-/// One object's map: integers for the label and the bounding box, floats otherwise.
-fn object_map(fields: Vec<(String, f64)>) -> Dynamic {
-    let mut map = Map::new();
-    for (name, value) in fields {
-        let integer = value.fract() == 0.0 && (name == "label" || name.starts_with("bbox"));
-        let v = if integer {
-            Dynamic::from(value as i64)
-        } else {
-            Dynamic::from(value)
-        };
-        map.insert(name.into(), v);
-    }
-    Dynamic::from(map)
-}
-
 /// A gallery card from a script row: `image` names it, `overlay` is its thumbnail.
 fn card(worker: &Worker, i: usize, row: &Dynamic) -> R<claim_image::Card> {
     let map = row.read_lock::<Map>().ok_or_else(|| {
@@ -176,7 +161,7 @@ pub mod channel_functions {
         }
         let refs: Vec<(&str, &Image)> = named.iter().map(|(n, i)| (n.as_str(), i)).collect();
         let cells = claim_image::measure_channels(labels, &refs).map_err(script_failure)?;
-        Ok(cells.into_iter().map(|c| object_map(c.fields())).collect())
+        Ok(cells.into_iter().map(|c| Dynamic::from(crate::api::images::fields_map(c.fields()))).collect())
     }
 
     /// `write_csv` with constant columns (e.g. the image's name) added to every row.

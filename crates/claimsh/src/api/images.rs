@@ -346,7 +346,7 @@ pub mod image_functions {
     #[rhai_fn(pure, return_raw)]
     pub fn measure(labels: &mut Labels, img: Image) -> R<Array> {
         let props = claim_image::measure(labels, &img).map_err(script_failure)?;
-        Ok(props.iter().map(|p| Dynamic::from(props_map(p))).collect())
+        Ok(props.iter().map(|p| Dynamic::from(fields_map(p.fields()))).collect())
     }
 
     /// Score a segmentation against annotations: objects match one-to-one when their
@@ -389,9 +389,12 @@ pub mod image_functions {
 
 /// One object's measurements as a script map: `label` and the bounding box as ints, the rest
 /// as floats.
-fn props_map(p: &claim_image::RegionProps) -> Map {
+/// One object's measurements as a script map: integers for the label and the bounding box,
+/// floats otherwise.
+pub(crate) fn fields_map<N: AsRef<str>>(fields: impl IntoIterator<Item = (N, f64)>) -> Map {
     let mut map = Map::new();
-    for (name, value) in p.fields() {
+    for (name, value) in fields {
+        let name = name.as_ref();
         let v = if value.fract() == 0.0 && (name == "label" || name.starts_with("bbox")) {
             Dynamic::from(value as INT)
         } else {
