@@ -152,6 +152,20 @@ impl Worker {
     fn kill(&mut self) {
         self.signal("KILL");
         self.child.wait().unwrap();
+        self.remove_faketime_leftovers();
+    }
+
+    /// libfaketime keeps a semaphore and a shared-memory file named by the process's pid in
+    /// /dev/shm and removes them at exit; a killed worker cannot, and a later worker given the
+    /// same pid would then fail to start ("sem_open: File exists").
+    fn remove_faketime_leftovers(&self) {
+        let pid = self.child.id();
+        for name in [
+            format!("sem.faketime_sem_{pid}"),
+            format!("faketime_shm_{pid}"),
+        ] {
+            let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(name));
+        }
     }
 }
 
@@ -162,6 +176,7 @@ impl Drop for Worker {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
+        self.remove_faketime_leftovers();
     }
 }
 
@@ -176,9 +191,13 @@ impl WorkerBuilder {
     }
 
     fn under_faketime(self, offset: &str) -> Self {
+        // libfaketime preloaded directly, as `faketime -f OFFSET` does, so the files it keeps
+        // in /dev/shm are named by the worker's own pid ([`Worker::remove_faketime_leftovers`]).
         // A skewed machine's wall clock is off; its monotonic clock still ticks normally (and
         // libfaketime's shifted monotonic clock hangs `nanosleep`).
-        self.wrapped_in(&["faketime", "-f", offset])
+        let library = libfaketime().expect("checked by have_faketime");
+        self.env("LD_PRELOAD", library)
+            .env("FAKETIME", offset)
             .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
     }
 
@@ -361,22 +380,27 @@ fn nothing_is_stolen(
 
 const HOSTS: [&str; 2] = ["holder", "thief"];
 
-/// Whether `program` runs here; when it does not, the test is skipped ([`skip`]).
-fn have(program: &str, why: &str) -> bool {
-    let runs = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !runs {
-        skip(&format!("needs `{program}`"), why);
-    }
-    runs
+/// Debian's libfaketime (`/usr/lib/<arch>/faketime/libfaketime.so.1`), if installed.
+fn libfaketime() -> Option<std::path::PathBuf> {
+    let in_lib = |dir: std::path::PathBuf| dir.join("faketime/libfaketime.so.1");
+    let arch_dirs = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten();
+    std::iter::once(in_lib("/usr/lib".into()))
+        .chain(arch_dirs.map(|entry| in_lib(entry.path())))
+        .find(|path| path.is_file())
 }
 
 fn have_faketime() -> bool {
-    have("faketime", "Debian package faketime; .ci/run installs it")
+    let found = libfaketime().is_some();
+    if !found {
+        skip(
+            "needs libfaketime",
+            "Debian package faketime; .ci/run installs it",
+        );
+    }
+    found
 }
 
 fn as_is(w: WorkerBuilder) -> WorkerBuilder {
